@@ -1,0 +1,5 @@
+"""``python -m torchpins``: the command line."""
+
+from torchpins.cli import main
+
+raise SystemExit(main())

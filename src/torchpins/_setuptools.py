@@ -1,0 +1,160 @@
+"""torchpins' two setuptools plug-ins, registered as entry points, and what switches them on.
+
+setuptools' documented way to set ``install_requires``/``extras_require`` without a ``setup.py``
+is a ``setuptools.finalize_distribution_options`` hook. Entry points are global to the
+environment, so both plug-ins do nothing unless a torchpins hook activated them for this build
+through :data:`ACTIVE` (a context variable, so nothing leaks between builds in one process).
+
+- :func:`finalize_distribution_options` hands setuptools the resolved requirements, and has
+  setuptools spell the ``Dynamic`` fields the canonical way (uv compares them case-sensitively).
+- :func:`write_build_record` is an ``egg_info.writers`` plug-in: setuptools writes
+  ``torchpins.json`` into the egg-info and copies it into the wheel's ``.dist-info``, for
+  prepared metadata, wheels and editable wheels alike.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from types import MethodType
+from typing import IO, Any
+
+from torchpins.facts import format_value
+from torchpins.probe import gather_facts
+from torchpins.resolve import Resolution, base_lists, resolve
+from torchpins.settings import load_project
+
+
+@dataclass(frozen=True)
+class Injection:
+    """What one build hands setuptools."""
+
+    install_requires: tuple[str, ...]
+    extras_require: tuple[tuple[str, tuple[str, ...]], ...]
+    #: The build record's JSON text; ``None`` for an sdist, which is resolved afresh per wheel.
+    record: str | None
+
+
+ACTIVE: ContextVar[Injection | None] = ContextVar("torchpins_injection", default=None)
+
+#: The spelling of the Dynamic values torchpins owns (setuptools writes them lower-case).
+_OWN_DYNAMIC = {"requires-dist": "Requires-Dist", "provides-extra": "Provides-Extra"}
+
+
+def prepare_injection(
+    directory: str, config_settings: Mapping[str, str | list[str]] | None, *, sdist: bool
+) -> Injection:
+    """Load the project and resolve it (an sdist gets the unpinned base lists)."""
+    project = load_project(directory)
+    if sdist:
+        install_requires, extras_require = base_lists(project.settings)
+        return Injection(
+            tuple(install_requires),
+            tuple((name, tuple(reqs)) for name, reqs in extras_require.items()),
+            record=None,
+        )
+    facts = gather_facts(config_settings, needed=project.settings.facts_used())
+    resolution = resolve(project, facts)
+    _report(resolution)
+    return Injection(
+        tuple(resolution.install_requires),
+        tuple((name, tuple(reqs)) for name, reqs in resolution.extras_require.items()),
+        record=json.dumps(resolution.record(), indent=2) + "\n",
+    )
+
+
+def _report(resolution: Resolution) -> None:
+    """One short account on stderr (frontends show it with -v)."""
+    torch = resolution.facts.values.get("torch")
+    source = resolution.facts.sources["torch"]
+    where = f"{source.kind}: {source.detail}" if source.detail else source.kind
+    label = resolution.facts.values.get("torch-local")
+    shown = f"{torch}+{label}" if torch and label else format_value(torch)
+    print(
+        f"torchpins: torch {shown} ({where}); rows applied: "
+        f"{list(resolution.matched) or 'none'}",
+        file=sys.stderr,
+    )
+    for line in resolution.requires_dist:
+        print(f"torchpins:   Requires-Dist: {line}", file=sys.stderr)
+    for warning in resolution.warnings:
+        print(f"torchpins: warning: {warning}", file=sys.stderr)
+
+
+def finalize_distribution_options(dist: Any) -> None:
+    """``setuptools.finalize_distribution_options`` plug-in; a no-op unless a torchpins build
+    is under way in this context."""
+    injection = ACTIVE.get()
+    if injection is None or getattr(dist, "_torchpins_injected", False):
+        return
+    for attribute in ("install_requires", "extras_require"):
+        if getattr(dist, attribute, None):
+            raise SystemExit(
+                f"torchpins: error: setup.py passes {attribute}=..., but this project's "
+                "requirements come from [tool.torchpins]; move them to "
+                "tool.torchpins.dependencies / optional-dependencies and drop the argument"
+            )
+    dist.install_requires = list(injection.install_requires)
+    dist.extras_require = {name: list(reqs) for name, reqs in injection.extras_require}
+    metadata = dist.metadata
+    metadata.write_pkg_file = MethodType(
+        _canonical_dynamic(type(metadata).write_pkg_file), metadata
+    )
+    dist._torchpins_injected = True
+
+
+# Run after setuptools' own finalizers (order 0), so setup.py arguments are in place.
+finalize_distribution_options.order = 100  # type: ignore[attr-defined]
+
+
+def write_build_record(cmd: Any, basename: str, filename: str) -> None:
+    """``egg_info.writers`` plug-in for ``torchpins.json``."""
+    injection = ACTIVE.get()
+    if injection is None:
+        return
+    # An sdist carries no record: a stale one from an earlier wheel build is deleted.
+    cmd.write_or_delete_file("torchpins build record", filename, injection.record)
+
+
+def _canonical_dynamic(write_pkg_file: Callable[[Any, IO[str]], None]) -> Callable[..., None]:
+    """Wrap setuptools' own ``write_pkg_file`` (for this one metadata object) so that the
+    ``Dynamic`` values torchpins owns read ``Requires-Dist`` and ``Provides-Extra`` and are
+    present even when a list is empty (PEP 643: an sdist that declares no requirements and
+    does not mark them Dynamic forbids every wheel built from it to have any)."""
+
+    def write(self: Any, file: IO[str]) -> None:
+        proxy = _DynamicSpelling(file)
+        write_pkg_file(self, proxy)  # type: ignore[arg-type]
+        proxy.finish()
+
+    return write
+
+
+class _DynamicSpelling:
+    """A file proxy for setuptools' metadata writer, which writes one header per ``write``."""
+
+    def __init__(self, file: IO[str]) -> None:
+        self._file = file
+        self._pending = dict(_OWN_DYNAMIC)
+
+    def write(self, text: str) -> int:
+        if text.startswith("Dynamic: "):
+            field = text[len("Dynamic: ") :].strip().lower()
+            if field in self._pending:
+                text = f"Dynamic: {self._pending.pop(field)}\n"
+            elif field in _OWN_DYNAMIC:
+                return 0  # already written
+        elif text.startswith("\n"):
+            self.finish()  # the headers end where the long description begins
+        return self._file.write(text)
+
+    def finish(self) -> None:
+        for field in list(self._pending.values()):
+            self._file.write(f"Dynamic: {field}\n")
+        self._pending.clear()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)

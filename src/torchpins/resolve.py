@@ -1,0 +1,236 @@
+"""The pure centre: ``resolve(project, facts) -> Resolution``. No I/O.
+
+Every hook (prepared metadata, wheel, editable wheel) and ``torchpins resolve`` call this one
+function, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.markers import Marker
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
+
+from torchpins import __version__
+from torchpins.errors import ResolveError
+from torchpins.facts import FACTS, FactValue, format_value
+from torchpins.probe import Facts, Source, torch_facts_assumed
+from torchpins.settings import Project, Row, Settings
+
+_TORCH = canonicalize_name("torch")
+Extras = dict[NormalizedName, list[Requirement]]
+
+
+@dataclass(frozen=True)
+class Resolution:
+    project: str
+    facts: Facts
+    matched: tuple[int, ...]
+    dependencies: tuple[Requirement, ...]
+    extras: tuple[tuple[NormalizedName, tuple[Requirement, ...]], ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def install_requires(self) -> list[str]:
+        return [str(requirement) for requirement in self.dependencies]
+
+    @property
+    def extras_require(self) -> dict[str, list[str]]:
+        return {extra: [str(r) for r in requirements] for extra, requirements in self.extras}
+
+    @property
+    def requires_dist(self) -> list[str]:
+        """What ``Requires-Dist`` says, in packaging's canonical spelling."""
+        lines = list(self.install_requires)
+        for extra, requirements in self.extras:
+            lines.extend(str(for_extra(requirement, extra)) for requirement in requirements)
+        return lines
+
+    @property
+    def provides_extra(self) -> list[str]:
+        return [extra for extra, _ in self.extras]
+
+    def record(self) -> dict[str, Any]:
+        """The build record (SPEC section 5), as written to ``torchpins.json``."""
+        return {
+            "torchpins": __version__,
+            "facts": {name: _json_value(value) for name, value in self.facts.values.items()},
+            "sources": {name: source.kind for name, source in self.facts.sources.items()},
+            "matched": list(self.matched),
+            "requires_dist": self.requires_dist,
+            "provides_extra": self.provides_extra,
+        }
+
+
+def for_extra(requirement: Requirement, extra: str) -> Requirement:
+    """``requirement`` as it reads inside extra ``extra``: ``x; (marker) and extra == "e"``."""
+    result = Requirement(str(requirement))
+    condition = f'extra == "{extra}"'
+    if requirement.marker is not None:
+        condition = f"({requirement.marker}) and {condition}"
+    result.marker = Marker(condition)
+    return result
+
+
+def _json_value(value: FactValue) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def resolve(project: Project, facts: Facts) -> Resolution:
+    """Apply the torch pin and every matching matrix row, in file order, to the base lists."""
+    settings = project.settings
+    facts = _apply_missing(project, facts)
+    values = facts.values
+    dependencies = list(settings.dependencies)
+    extras: Extras = {name: list(reqs) for name, reqs in settings.optional_dependencies}
+
+    pin = torch_pin(settings, values)
+    if pin is not None:
+        if not any(canonicalize_name(r.name) == _TORCH for r in dependencies):
+            dependencies.append(Requirement(f"torch{pin}"))
+        dependencies = _pinned(dependencies, _TORCH, pin)
+        extras = {name: _pinned(reqs, _TORCH, pin) for name, reqs in extras.items()}
+
+    matched: list[int] = []
+    for row in settings.matrix:
+        if not row.matches(values):
+            continue
+        matched.append(row.index)
+        if row.error is not None:
+            raise ResolveError(f"{row.error} ({row.key} applies: {_because(row, values)})")
+        dependencies, extras = _apply(row, dependencies, extras)
+
+    warnings = _check_unmatched(settings, values)
+    return Resolution(
+        project=project.name,
+        facts=facts,
+        matched=tuple(matched),
+        dependencies=tuple(dependencies),
+        extras=tuple((name, tuple(reqs)) for name, reqs in extras.items()),
+        warnings=warnings,
+    )
+
+
+def base_lists(settings: Settings) -> tuple[list[str], dict[str, list[str]]]:
+    """The unpinned base requirements, as the sdist declares them."""
+    return (
+        [str(r) for r in settings.dependencies],
+        {name: [str(r) for r in reqs] for name, reqs in settings.optional_dependencies},
+    )
+
+
+def torch_pin(settings: Settings, values: dict[str, FactValue] | Any) -> SpecifierSet | None:
+    """The specifier the wheel requires torch with (``[tool.torchpins.torch].pin``)."""
+    torch = values.get("torch")
+    if settings.torch.pin == "none" or not isinstance(torch, str):
+        return None
+    version = Version(torch)
+    minor = Version(f"{version.major}.{version.minor}")
+    if settings.torch.pin == "minor":
+        return SpecifierSet(f"=={version.major}.{version.minor}.*")
+    if settings.torch.pin == "exact":
+        return SpecifierSet(f"=={version.public}")
+    if settings.torch.pin == "local":
+        label = values.get("torch-local")
+        return SpecifierSet(f"=={version.public}" + (f"+{label}" if label else ""))
+    # floor: the minor release, or the pre-release itself when it comes before that release
+    return SpecifierSet(f">={minor}" if minor <= version else f">={version.public}")
+
+
+def _apply_missing(project: Project, facts: Facts) -> Facts:
+    if facts.values.get("torch") is not None:
+        return facts
+    missing = project.settings.torch.missing
+    if missing == "unpinned":
+        return facts
+    if missing != "error":
+        assumed = torch_facts_assumed(
+            missing, "in tool.torchpins.torch.missing", "assumed", "tool.torchpins.torch.missing"
+        )
+        # Facts the user set explicitly keep their values.
+        keep = {n for n, s in facts.sources.items() if s.kind == "override" and n != "torch"}
+        return facts.with_values({n: v for n, v in assumed.items() if n not in keep})
+    source = facts.sources.get("torch", Source("probed", ""))
+    if source.kind == "override":
+        why = f"{source.detail} is set empty, which means no torch"
+    else:
+        why = f"torch is not installed ({source.detail})"
+    raise ResolveError(
+        f"{project.name} pins its dependencies to the installed torch, but {why}. "
+        "This is usually build isolation: pip and uv build in a fresh environment without torch. "
+        "Install torch and build with --no-build-isolation (pip install --no-build-isolation ..., "
+        "uv pip install --no-build-isolation ...), or name the torch to build for with "
+        "TORCHPINS_TORCH=<version> (e.g. TORCHPINS_TORCH=2.8.0+cu128) or "
+        "-C torchpins.torch=<version>"
+    )
+
+
+def _apply(
+    row: Row, dependencies: list[Requirement], extras: Extras
+) -> tuple[list[Requirement], Extras]:
+    """One row's actions, in the order SPEC section 2 gives: take away, put in, tighten."""
+    if row.remove:
+        removed = set(row.remove)
+        dependencies = [r for r in dependencies if canonicalize_name(r.name) not in removed]
+        extras = {
+            name: [r for r in reqs if canonicalize_name(r.name) not in removed]
+            for name, reqs in extras.items()
+        }
+    for name in row.drop_extras:
+        extras.pop(name, None)
+    for name, requirements in row.extras:
+        extras[name] = list(requirements)
+    dependencies = dependencies + list(row.add)
+    for name, specifier in row.pins:
+        dependencies = _pinned(dependencies, name, specifier)
+        extras = {extra: _pinned(reqs, name, specifier) for extra, reqs in extras.items()}
+    return dependencies, extras
+
+
+def _pinned(
+    requirements: Sequence[Requirement], name: NormalizedName, specifier: SpecifierSet
+) -> list[Requirement]:
+    """``requirements`` with the specifier of ``name`` replaced; extras and marker are kept."""
+    result = []
+    for requirement in requirements:
+        if canonicalize_name(requirement.name) == name:
+            requirement = Requirement(str(requirement))
+            requirement.url = None
+            requirement.specifier = specifier
+        result.append(requirement)
+    return result
+
+
+def _check_unmatched(settings: Settings, values: Any) -> tuple[str, ...]:
+    torch = values.get("torch")
+    torch_rows = [row for row in settings.matrix if row.names_torch]
+    if torch is None or not torch_rows or settings.unmatched == "ignore":
+        return ()
+    if any(c.holds(torch) for row in torch_rows for c in row.when if c.fact == "torch"):
+        return ()
+    ranges = "; ".join(
+        f"[{row.index}] {c.text}" for row in torch_rows for c in row.when if c.fact == "torch"
+    )
+    message = (
+        f"torch {torch} matches none of the matrix rows that test torch ({ranges}); "
+        "add a row for it"
+    )
+    if settings.unmatched == "warn":
+        return (message + ". Building with the pins that apply regardless of torch.",)
+    raise ResolveError(
+        message + ', or set tool.torchpins.unmatched = "warn" to build with the other pins'
+    )
+
+
+def _because(row: Row, values: Any) -> str:
+    used = sorted(row.facts_used(), key=list(FACTS).index)
+    have = ", ".join(f"{name} {format_value(values.get(name))}" for name in used)
+    return f"when {row.describe()}; this build has {have}" if have else "it has no conditions"
