@@ -1,0 +1,1 @@
+from withext._speedup import add  # noqa: F401
