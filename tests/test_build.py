@@ -164,6 +164,8 @@ def test_override_builds_for_a_torch_that_is_not_installed(venv: Venv, tmp_path:
     metadata = parse_metadata(wheel_metadata_text(wheel))
     assert canonical_set({"xformers==0.0.31", "torch==2.7.*"}) <= requirements(metadata)
     record = wheel_record(wheel)
+    assert record["facts"]["torch"] == "2.7.1"
+    assert record["facts"]["torch-local"] == "cu128"
     assert record["facts"]["cuda"] == "12.8"
     assert record["sources"]["torch"] == "override"
     assert record["sources"]["cuda"] == "assumed"

@@ -48,12 +48,22 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FACT=VALUE",
+        type=_fact_assignment,
         help="describe another environment (like -C torchpins.FACT=VALUE); "
         "an empty value means absent: --set torch= is 'no torch installed'",
     )
     resolve.add_argument("--json", action="store_true", help="print the build record as JSON")
     resolve.set_defaults(run=_resolve)
     return parser
+
+
+def _fact_assignment(text: str) -> tuple[str, str]:
+    fact, equals, value = text.partition("=")
+    if not equals or not fact.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not FACT=VALUE; e.g. --set torch=2.7.1+cu128 (--set torch= for no torch)"
+        )
+    return fact.strip(), value
 
 
 def _probe(args: argparse.Namespace) -> int:
@@ -89,11 +99,10 @@ def _resolve(args: argparse.Namespace) -> int:
     from torchpins.settings import load_project
 
     overrides: dict[str, str | list[str]] = {}
-    for item in args.overrides:
-        fact, equals, value = item.partition("=")
-        if not equals:
-            raise OverrideError(f"--set {item!r}: expected FACT=VALUE, e.g. --set torch=2.7.1+cu128")
-        overrides[f"torchpins.{fact.strip()}"] = value
+    for fact, value in args.overrides:
+        if f"torchpins.{fact}" in overrides:
+            raise OverrideError(f"--set {fact} is given more than once; give it once")
+        overrides[f"torchpins.{fact}"] = value
     project = load_project(args.project)
     facts = gather_facts(
         overrides, os.environ, project.settings.facts_used(), setting_name="--set {fact}"

@@ -121,7 +121,8 @@ def gather_facts(
     sources: dict[str, Source] = {}
 
     def put(name: str, value: FactValue, source: Source) -> None:
-        if name in overrides:
+        # An override wins, unless the value already came from one (torch, split from its label).
+        if name in overrides and source.kind != "override":
             values[name], variable = overrides[name]
             sources[name] = Source("override", variable)
         else:
@@ -139,7 +140,7 @@ def gather_facts(
                     f"probe yet; set it for this build with {env_var(name)}=<value> or "
                     f"-C torchpins.{name}=<value>"
                 )
-            put(name, None, Source("override", ""))
+            put(name, None, Source("probed", "not probed"))
     return Facts(values, sources)
 
 

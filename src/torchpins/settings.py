@@ -251,10 +251,10 @@ def _check_project_table(document: Mapping[str, Any], settings: Settings) -> str
     missing = [field for field in want if field not in dynamic]
     if missing:
         why = " (tool.torchpins declares extras)" if "optional-dependencies" in missing else ""
+        fields = ", ".join(f'"{field}"' for field in [*dynamic, *missing])
         raise ConfigError(
             f"project.dynamic must list {' and '.join(map(repr, missing))}{why}, or setuptools "
-            f"drops the requirements torchpins computes; write dynamic = "
-            f"[{', '.join(repr(f) for f in sorted(set(dynamic) | set(want)))}]".replace("'", '"')
+            f"drops the requirements torchpins computes; write dynamic = [{fields}]"
         )
     tool = document.get("tool", {})
     setuptools_dynamic = tool.get("setuptools", {}).get("dynamic", {})
