@@ -20,14 +20,35 @@ def torchpins_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """torchpins built from this checkout (a copy, since setuptools writes into the tree)."""
     source = tmp_path_factory.mktemp("torchpins-src") / "torchpins"
     shutil.copytree(
-        ROOT, source, ignore=shutil.ignore_patterns(
-            ".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "tests", "examples",
-            "benchmarks", ".*_cache",
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git",
+            ".venv",
+            "build",
+            "dist",
+            "*.egg-info",
+            "__pycache__",
+            "tests",
+            "examples",
+            "benchmarks",
+            ".*_cache",
         ),
     )
     out = tmp_path_factory.mktemp("torchpins-wheel")
-    result = run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                  "-w", str(out), str(source)])
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(source),
+        ]
+    )
     assert result.returncode == 0, result.stderr
     return only(out, "torchpins-*.whl")
 
@@ -51,7 +72,8 @@ def venv(tmp_path_factory: pytest.TempPathFactory, torchpins_wheel: Path) -> Ven
 def floor_venv(tmp_path_factory: pytest.TempPathFactory, torchpins_wheel: Path) -> Venv:
     """No torch, the oldest setuptools torchpins supports."""
     return _make_venv(
-        tmp_path_factory.mktemp("venv") / "floor", torchpins_wheel,
+        tmp_path_factory.mktemp("venv") / "floor",
+        torchpins_wheel,
         f"setuptools=={SETUPTOOLS_FLOOR}",
     )
 

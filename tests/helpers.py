@@ -90,7 +90,11 @@ def run(
     cmd: list[str], env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        cmd, env=env if env is not None else clean_env(), cwd=cwd, capture_output=True, text=True,
+        cmd,
+        env=env if env is not None else clean_env(),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
         timeout=600,
     )
 
@@ -103,13 +107,27 @@ def copy_project(name: str, destination: Path) -> Path:
 
 
 def pip_wheel(
-    venv: Venv | None, project: Path, out: Path, env: dict[str, str] | None = None,
+    venv: Venv | None,
+    project: Path,
+    out: Path,
+    env: dict[str, str] | None = None,
     *extra: str,
 ) -> subprocess.CompletedProcess[str]:
     python = venv.python if venv else sys.executable
     return run(
-        [python, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--no-cache-dir",
-         "-w", str(out), *extra, str(project)],
+        [
+            python,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-build-isolation",
+            "--no-deps",
+            "--no-cache-dir",
+            "-w",
+            str(out),
+            *extra,
+            str(project),
+        ],
         env=env,
     )
 
@@ -135,7 +153,9 @@ def wheel_record(wheel: Path) -> dict[str, Any]:
 def sdist_pkg_info_text(sdist: Path) -> str:
     with tarfile.open(sdist) as archive:
         member = next(
-            m for m in archive.getmembers() if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")
+            m
+            for m in archive.getmembers()
+            if m.name.count("/") == 1 and m.name.endswith("/PKG-INFO")
         )
         extracted = archive.extractfile(member)
         assert extracted is not None

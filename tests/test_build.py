@@ -38,42 +38,83 @@ KIT_BASE = {"transformers>=4.50", "bitsandbytes==0.49.1"}
 #  expected matched rows). Derived by hand from tests/projects/kit/pyproject.toml and SPEC 2-3.
 KIT_CASES = [
     pytest.param(
-        "2.6.0", {"cuda": "12.4"},
-        KIT_BASE | {"xformers==0.0.29.post3", "torch==2.6.*",
-                    'flash-attn==2.8.3; extra == "flash-attn"'},
-        ["flash-attn"], [1], id="2.6-linux-drops-vllm",
+        "2.6.0",
+        {"cuda": "12.4"},
+        KIT_BASE
+        | {"xformers==0.0.29.post3", "torch==2.6.*", 'flash-attn==2.8.3; extra == "flash-attn"'},
+        ["flash-attn"],
+        [1],
+        id="2.6-linux-drops-vllm",
     ),
     pytest.param(
-        "2.7.1+cu126", {"cuda": "12.6"},
-        KIT_BASE | {"xformers==0.0.31", "torch==2.7.*", 'vllm==0.10.1; extra == "vllm"',
-                    'flash-attn==2.8.3; extra == "flash-attn"'},
-        ["vllm", "flash-attn"], [2], id="2.7.1-cu126",
+        "2.7.1+cu126",
+        {"cuda": "12.6"},
+        KIT_BASE
+        | {
+            "xformers==0.0.31",
+            "torch==2.7.*",
+            'vllm==0.10.1; extra == "vllm"',
+            'flash-attn==2.8.3; extra == "flash-attn"',
+        },
+        ["vllm", "flash-attn"],
+        [2],
+        id="2.7.1-cu126",
     ),
     pytest.param(
-        "2.7.1+cpu", {},
-        KIT_BASE | {"xformers>=0.0.23.post1", "torch==2.7.*", 'vllm==0.10.0; extra == "vllm"',
-                    'flash-attn==2.8.3; extra == "flash-attn"'},
-        ["vllm", "flash-attn"], [], id="2.7.1-cpu-no-cuda-row",
+        "2.7.1+cpu",
+        {},
+        KIT_BASE
+        | {
+            "xformers>=0.0.23.post1",
+            "torch==2.7.*",
+            'vllm==0.10.0; extra == "vllm"',
+            'flash-attn==2.8.3; extra == "flash-attn"',
+        },
+        ["vllm", "flash-attn"],
+        [],
+        id="2.7.1-cpu-no-cuda-row",
     ),
     pytest.param(
-        "2.8.0", {"cuda": "12.8"},
-        KIT_BASE | {"xformers==0.0.32.post2", "torch==2.8.*", 'vllm>=0.10.2; extra == "vllm"',
-                    'flash-attn==2.8.3; extra == "flash-attn"'},
-        ["vllm", "flash-attn"], [3], id="2.8",
+        "2.8.0",
+        {"cuda": "12.8"},
+        KIT_BASE
+        | {
+            "xformers==0.0.32.post2",
+            "torch==2.8.*",
+            'vllm>=0.10.2; extra == "vllm"',
+            'flash-attn==2.8.3; extra == "flash-attn"',
+        },
+        ["vllm", "flash-attn"],
+        [3],
+        id="2.8",
     ),
     pytest.param(
-        "2.9.0.dev20250801+cu128", {"cuda": "12.8"},
-        KIT_BASE | {"xformers==0.0.32.post2", "torch==2.9.*", 'vllm>=0.10.2; extra == "vllm"',
-                    'flash-attn==2.8.3; extra == "flash-attn"'},
-        ["vllm", "flash-attn"], [3], id="2.9-nightly",
+        "2.9.0.dev20250801+cu128",
+        {"cuda": "12.8"},
+        KIT_BASE
+        | {
+            "xformers==0.0.32.post2",
+            "torch==2.9.*",
+            'vllm>=0.10.2; extra == "vllm"',
+            'flash-attn==2.8.3; extra == "flash-attn"',
+        },
+        ["vllm", "flash-attn"],
+        [3],
+        id="2.9-nightly",
     ),
 ]
 
 
 @pytest.mark.parametrize(("torch", "build", "expected", "extras", "matched"), KIT_CASES)
 def test_pip_wheel_pins_follow_the_fake_torch(
-    venv: Venv, fake_torch: Callable[..., Path], tmp_path: Path,
-    torch: str, build: dict[str, str], expected: set[str], extras: list[str], matched: list[int],
+    venv: Venv,
+    fake_torch: Callable[..., Path],
+    tmp_path: Path,
+    torch: str,
+    build: dict[str, str],
+    expected: set[str],
+    extras: list[str],
+    matched: list[int],
 ) -> None:
     project = copy_project("kit", tmp_path)
     site = fake_torch(torch, **build)
@@ -102,11 +143,23 @@ def test_build_record_holds_every_fact_with_its_source(
     env = clean_env(PYTHONPATH=str(site), TORCHPINS_GLIBC="2.28")
     assert pip_wheel(venv, project, tmp_path / "out", env).returncode == 0
     record = wheel_record(only(tmp_path / "out", "*.whl"))
-    assert set(record) == {"torchpins", "facts", "sources", "matched", "requires_dist",
-                           "provides_extra"}
+    assert set(record) == {
+        "torchpins",
+        "facts",
+        "sources",
+        "matched",
+        "requires_dist",
+        "provides_extra",
+    }
     assert record["facts"] | {"python": None, "machine": None} == {
-        "torch": "2.7.1", "torch-local": "cu126", "cuda": "12.6", "rocm": None,
-        "accelerator": "cuda", "python": None, "platform": sys.platform, "machine": None,
+        "torch": "2.7.1",
+        "torch-local": "cu126",
+        "cuda": "12.6",
+        "rocm": None,
+        "accelerator": "cuda",
+        "python": None,
+        "platform": sys.platform,
+        "machine": None,
         "glibc": "2.28",
     }
     assert record["facts"]["python"] == ".".join(map(str, sys.version_info[:3]))
@@ -120,7 +173,9 @@ def test_rocm_build_is_probed_from_hip(
 ) -> None:
     project = copy_project("kit", tmp_path)
     site = fake_torch("2.7.1+rocm6.3", hip="6.3.42131-fa1d09cbd")
-    assert pip_wheel(venv, project, tmp_path / "out", clean_env(PYTHONPATH=str(site))).returncode == 0
+    assert (
+        pip_wheel(venv, project, tmp_path / "out", clean_env(PYTHONPATH=str(site))).returncode == 0
+    )
     record = wheel_record(only(tmp_path / "out", "*.whl"))
     assert record["facts"]["rocm"] == "6.3.42131"
     assert record["facts"]["accelerator"] == "rocm"
@@ -157,8 +212,9 @@ def test_missing_torch_explains_build_isolation_and_both_remedies(
 
 def test_override_builds_for_a_torch_that_is_not_installed(venv: Venv, tmp_path: Path) -> None:
     project = copy_project("kit", tmp_path)
-    result = pip_wheel(venv, project, tmp_path / "out", clean_env(),
-                       "-C", "torchpins.torch=2.7.1+cu128")
+    result = pip_wheel(
+        venv, project, tmp_path / "out", clean_env(), "-C", "torchpins.torch=2.7.1+cu128"
+    )
     assert result.returncode == 0, result.stderr
     wheel = only(tmp_path / "out", "*.whl")
     metadata = parse_metadata(wheel_metadata_text(wheel))
@@ -194,12 +250,15 @@ def test_prepared_metadata_equals_the_wheel_metadata(
     site = fake_torch("2.7.1+cu126", cuda="12.6")
     env = clean_env(PYTHONPATH=str(site))
 
-    def runner(cmd: list[str], cwd: str | None = None, extra_environ: dict[str, str] | None = None) -> None:
+    def runner(
+        cmd: list[str], cwd: str | None = None, extra_environ: dict[str, str] | None = None
+    ) -> None:
         result = run(cmd, env=env | (extra_environ or {}), cwd=Path(cwd) if cwd else None)
         assert result.returncode == 0, result.stderr
 
-    hooks = BuildBackendHookCaller(str(project), "torchpins.build_meta", runner=runner,
-                                   python_executable=venv.python)
+    hooks = BuildBackendHookCaller(
+        str(project), "torchpins.build_meta", runner=runner, python_executable=venv.python
+    )
     (tmp_path / "meta").mkdir()
     (tmp_path / "wheel").mkdir()
     dist_info = hooks.prepare_metadata_for_build_wheel(str(tmp_path / "meta"))
@@ -207,8 +266,9 @@ def test_prepared_metadata_equals_the_wheel_metadata(
     prepared_record = json.loads((tmp_path / "meta" / dist_info / "torchpins.json").read_text())
 
     fresh = copy_project("kit", tmp_path / "fresh")  # a wheel built without the prepared dir
-    fresh_hooks = BuildBackendHookCaller(str(fresh), "torchpins.build_meta", runner=runner,
-                                         python_executable=venv.python)
+    fresh_hooks = BuildBackendHookCaller(
+        str(fresh), "torchpins.build_meta", runner=runner, python_executable=venv.python
+    )
     wheel = fresh_hooks.build_wheel(str(tmp_path / "wheel"))
     built = wheel_metadata_text(tmp_path / "wheel" / wheel)
 
@@ -222,26 +282,48 @@ def test_sdist_is_unpinned_and_dynamic_and_its_wheel_is_probed_afresh(
 ) -> None:
     project = copy_project("kit", tmp_path)
     built_under = fake_torch("2.6.0", cuda="12.4")
-    result = venv.run("-m", "build", "--no-isolation", "--sdist", "-o", str(tmp_path / "sdist"),
-                      str(project), env=clean_env(PYTHONPATH=str(built_under)))
+    result = venv.run(
+        "-m",
+        "build",
+        "--no-isolation",
+        "--sdist",
+        "-o",
+        str(tmp_path / "sdist"),
+        str(project),
+        env=clean_env(PYTHONPATH=str(built_under)),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     sdist = only(tmp_path / "sdist", "finetune_kit-1.4.0.tar.gz")
     text = sdist_pkg_info_text(sdist)
     pkg_info = parse_metadata(text)
     assert dynamic_lines(text) == ["Dynamic: Provides-Extra", "Dynamic: Requires-Dist"]
-    assert requirements(pkg_info) == canonical_set({
-        "transformers>=4.50", "xformers>=0.0.23.post1", "bitsandbytes==0.49.1",
-        'vllm==0.10.0; extra == "vllm"', 'flash-attn==2.8.3; extra == "flash-attn"',
-    })
+    assert requirements(pkg_info) == canonical_set(
+        {
+            "transformers>=4.50",
+            "xformers>=0.0.23.post1",
+            "bitsandbytes==0.49.1",
+            'vllm==0.10.0; extra == "vllm"',
+            'flash-attn==2.8.3; extra == "flash-attn"',
+        }
+    )
     assert pkg_info.provides_extra == ["vllm", "flash-attn"]
     with tarfile.open(sdist) as archive:
         assert not [n for n in archive.getnames() if n.endswith("torchpins.json")]
 
     # A wheel from that sdist, built where another torch is installed, gets that torch's pins.
     wheel_torch = fake_torch("2.8.0+cu128", cuda="12.8")
-    result = venv.run("-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--no-cache-dir",
-                      "-w", str(tmp_path / "wheels"), str(sdist),
-                      env=clean_env(PYTHONPATH=str(wheel_torch)))
+    result = venv.run(
+        "-m",
+        "pip",
+        "wheel",
+        "--no-build-isolation",
+        "--no-deps",
+        "--no-cache-dir",
+        "-w",
+        str(tmp_path / "wheels"),
+        str(sdist),
+        env=clean_env(PYTHONPATH=str(wheel_torch)),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     wheel = only(tmp_path / "wheels", "*.whl")
     metadata = parse_metadata(wheel_metadata_text(wheel))
@@ -255,8 +337,16 @@ def test_python_m_build_wheel_matches_pip_wheel(
     site = fake_torch("2.7.1+cu126", cuda="12.6")
     env = clean_env(PYTHONPATH=str(site))
     by_build = copy_project("kit", tmp_path / "a")
-    result = venv.run("-m", "build", "--no-isolation", "--wheel", "-o", str(tmp_path / "a-out"),
-                      str(by_build), env=env)
+    result = venv.run(
+        "-m",
+        "build",
+        "--no-isolation",
+        "--wheel",
+        "-o",
+        str(tmp_path / "a-out"),
+        str(by_build),
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     by_pip = copy_project("kit", tmp_path / "b")
     assert pip_wheel(venv, by_pip, tmp_path / "b-out", env).returncode == 0
@@ -278,9 +368,20 @@ def test_editable_install_has_the_pins(
     shared = venv.run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
     target_site = only(target / "lib", "python*/site-packages")
     (target_site / "_shared.pth").write_text(shared.stdout.strip() + "\n")
-    result = run([str(target / "bin" / "python"), "-m", "pip", "install", "--no-build-isolation",
-                  "--no-deps", "--no-cache-dir", "-e", str(project)],
-                 env=clean_env(PYTHONPATH=str(site)))
+    result = run(
+        [
+            str(target / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--no-build-isolation",
+            "--no-deps",
+            "--no-cache-dir",
+            "-e",
+            str(project),
+        ],
+        env=clean_env(PYTHONPATH=str(site)),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     info = only(target_site, "finetune_kit-1.4.0.dist-info")
     metadata = parse_metadata((info / "METADATA").read_text())
@@ -295,18 +396,29 @@ def test_real_cpu_torch_builds_the_example(tmp_path: Path) -> None:
     installed = version("torch")
     assert installed.startswith("2.13.0"), installed
     project = tmp_path / "finetune-app"
-    shutil.copytree(ROOT / "examples" / "finetune-app", project,
-                    ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    shutil.copytree(
+        ROOT / "examples" / "finetune-app",
+        project,
+        ignore=shutil.ignore_patterns("build", "*.egg-info"),
+    )
     result = pip_wheel(None, project, tmp_path / "out", clean_env())
     assert result.returncode == 0, result.stdout + result.stderr
     wheel = only(tmp_path / "out", "finetune_app-0.3.0-*.whl")
     metadata = parse_metadata(wheel_metadata_text(wheel))
     # torch >=2.9,<2.14 row, then the CPU row (xformers, triton, flash-attn gone).
-    assert requirements(metadata) == canonical_set({
-        "transformers>=4.50", "peft>=0.15", "accelerate>=1.6", "datasets>=3.5",
-        "bitsandbytes==0.49.1", "torchao>=0.14", "torch==2.13.*",
-        'deepspeed==0.17.5; extra == "deepspeed"', 'vllm>=0.11; extra == "vllm"',
-    })
+    assert requirements(metadata) == canonical_set(
+        {
+            "transformers>=4.50",
+            "peft>=0.15",
+            "accelerate>=1.6",
+            "datasets>=3.5",
+            "bitsandbytes==0.49.1",
+            "torchao>=0.14",
+            "torch==2.13.*",
+            'deepspeed==0.17.5; extra == "deepspeed"',
+            'vllm>=0.11; extra == "vllm"',
+        }
+    )
     assert sorted(metadata.provides_extra or []) == ["deepspeed", "vllm"]
     record = wheel_record(wheel)
     assert record["facts"]["torch"] == "2.13.0"
@@ -324,13 +436,20 @@ def test_setup_py_extension_project_keeps_working(
     assert result.returncode == 0, result.stdout + result.stderr
     wheel = only(tmp_path / "out", "withext-0.1.0-cp*.whl")  # a platform wheel: it compiled
     metadata = parse_metadata(wheel_metadata_text(wheel))
-    assert requirements(metadata) == canonical_set({"numpy>=1.26", "nvidia-ml-py>=12",
-                                                    "torch==2.8.*"})
+    assert requirements(metadata) == canonical_set(
+        {"numpy>=1.26", "nvidia-ml-py>=12", "torch==2.8.*"}
+    )
     unpacked = tmp_path / "unpacked"
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(unpacked)
-    check = run([venv.python, "-c", "import sys; sys.path.insert(0, sys.argv[1]); "
-                 "import withext; print(withext.add(2, 3))", str(unpacked)])
+    check = run(
+        [
+            venv.python,
+            "-c",
+            "import sys; sys.path.insert(0, sys.argv[1]); import withext; print(withext.add(2, 3))",
+            str(unpacked),
+        ]
+    )
     assert check.stdout.strip() == "5", check.stderr
 
 
@@ -359,12 +478,11 @@ def test_in_tree_backend_wrapping_torchpins(
     )
 
 
-def test_empty_base_lists_are_still_marked_dynamic_in_the_sdist(
-    venv: Venv, tmp_path: Path
-) -> None:
+def test_empty_base_lists_are_still_marked_dynamic_in_the_sdist(venv: Venv, tmp_path: Path) -> None:
     project = copy_project("bare", tmp_path)
-    result = venv.run("-m", "build", "--no-isolation", "-o", str(tmp_path / "out"), str(project),
-                      env=clean_env())
+    result = venv.run(
+        "-m", "build", "--no-isolation", "-o", str(tmp_path / "out"), str(project), env=clean_env()
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     text = sdist_pkg_info_text(only(tmp_path / "out", "bare-0.0.1.tar.gz"))
     assert dynamic_lines(text) == ["Dynamic: Requires-Dist", "Dynamic: Provides-Extra"]
@@ -388,8 +506,15 @@ def test_setuptools_floor_builds_the_same_metadata(
     results = {}
     for name, environment in (("floor", floor_venv), ("newest", venv)):
         project = copy_project("kit", tmp_path / name)
-        result = environment.run("-m", "build", "--no-isolation", "-o",
-                                 str(tmp_path / f"{name}-out"), str(project), env=env)
+        result = environment.run(
+            "-m",
+            "build",
+            "--no-isolation",
+            "-o",
+            str(tmp_path / f"{name}-out"),
+            str(project),
+            env=env,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         sdist_text = sdist_pkg_info_text(only(tmp_path / f"{name}-out", "*.tar.gz"))
         assert dynamic_lines(sdist_text) == ["Dynamic: Provides-Extra", "Dynamic: Requires-Dist"]
@@ -412,7 +537,9 @@ def test_a_plain_setuptools_project_in_the_same_environment_is_untouched(
         '[project]\nname = "plain"\nversion = "1.0"\ndependencies = ["requests"]\n'
     )
     site = fake_torch("2.8.0")
-    assert pip_wheel(venv, project, tmp_path / "out", clean_env(PYTHONPATH=str(site))).returncode == 0
+    assert (
+        pip_wheel(venv, project, tmp_path / "out", clean_env(PYTHONPATH=str(site))).returncode == 0
+    )
     wheel = only(tmp_path / "out", "*.whl")
     text = wheel_metadata_text(wheel)
     assert requirements(parse_metadata(text)) == {"requests"}

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import (
-    ROOT,
     PROJECTS,
+    ROOT,
     Venv,
     assert_no_traceback,
     clean_env,
@@ -42,20 +42,29 @@ def test_probe_table_and_json_under_a_fake_cuda_torch(
     assert str(site / "torch-2.7.1+cu126.dist-info") in table.stdout
 
     document = json.loads(torchpins(venv, "probe", "--json", env=env).stdout)
-    assert document["cuda"] == {"value": "12.6", "source": "probed",
-                                "detail": str(site / "torch" / "version.py")}
+    assert document["cuda"] == {
+        "value": "12.6",
+        "source": "probed",
+        "detail": str(site / "torch" / "version.py"),
+    }
     assert document["rocm"]["value"] is None
 
 
 def test_probe_shows_overrides_and_their_variable(venv: Venv) -> None:
     env = clean_env(TORCHPINS_TORCH="2.8.0+cu128", TORCHPINS_PLATFORM="darwin")
     document = json.loads(torchpins(venv, "probe", "--json", env=env).stdout)
-    assert document["torch"] == {"value": "2.8.0", "source": "override",
-                                 "detail": "TORCHPINS_TORCH"}
+    assert document["torch"] == {
+        "value": "2.8.0",
+        "source": "override",
+        "detail": "TORCHPINS_TORCH",
+    }
     assert document["cuda"]["value"] == "12.8"
     assert document["cuda"]["source"] == "assumed"
-    assert document["platform"] == {"value": "darwin", "source": "override",
-                                    "detail": "TORCHPINS_PLATFORM"}
+    assert document["platform"] == {
+        "value": "darwin",
+        "source": "override",
+        "detail": "TORCHPINS_PLATFORM",
+    }
 
 
 def test_probe_without_torch_exits_0(venv: Venv) -> None:
@@ -87,8 +96,17 @@ def test_resolve_json_equals_the_build_record_of_a_real_build(
 
 
 def test_resolve_set_describes_another_environment(venv: Venv) -> None:
-    result = torchpins(venv, "resolve", str(PROJECTS / "kit"), "--set", "torch=2.7.1+cu128",
-                       "--set", "platform=darwin", "--json", env=clean_env())
+    result = torchpins(
+        venv,
+        "resolve",
+        str(PROJECTS / "kit"),
+        "--set",
+        "torch=2.7.1+cu128",
+        "--set",
+        "platform=darwin",
+        "--json",
+        env=clean_env(),
+    )
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["facts"]["cuda"] == "12.8"
@@ -99,14 +117,16 @@ def test_resolve_set_describes_another_environment(venv: Venv) -> None:
 
 def test_resolve_set_beats_environment(venv: Venv) -> None:
     env = clean_env(TORCHPINS_TORCH="2.6.0")
-    result = torchpins(venv, "resolve", str(PROJECTS / "kit"), "--set", "torch=2.8.0", "--json",
-                       env=env)
+    result = torchpins(
+        venv, "resolve", str(PROJECTS / "kit"), "--set", "torch=2.8.0", "--json", env=env
+    )
     assert json.loads(result.stdout)["facts"]["torch"] == "2.8.0"
 
 
 def test_resolve_human_output(venv: Venv) -> None:
-    result = torchpins(venv, "resolve", str(PROJECTS / "kit"), "--set", "torch=2.6.0",
-                       env=clean_env())
+    result = torchpins(
+        venv, "resolve", str(PROJECTS / "kit"), "--set", "torch=2.6.0", env=clean_env()
+    )
     assert result.returncode == 0, result.stderr
     assert "Requires-Dist: xformers==0.0.29.post3" in result.stdout
     assert "Provides-Extra: flash-attn" in result.stdout
@@ -140,8 +160,8 @@ def test_resolve_missing_project_exits_1(venv: Venv, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "args", [[], ["frobnicate"], ["resolve", "--set"], ["resolve", "--set", "torch"],
-             ["probe", "--yaml"]],
+    "args",
+    [[], ["frobnicate"], ["resolve", "--set"], ["resolve", "--set", "torch"], ["probe", "--yaml"]],
 )
 def test_bad_usage_exits_2(venv: Venv, args: list[str]) -> None:
     result = torchpins(venv, *args, env=clean_env())
@@ -168,9 +188,19 @@ def test_example_resolves_for_every_torch_it_names(venv: Venv) -> None:
         "2.8.0+cu128": ("xformers==0.0.32.post2", ["flash-attn", "deepspeed", "vllm"]),
     }
     for torch, (xformers, extras) in cases.items():
-        result = torchpins(venv, "resolve", str(example), "--set", f"torch={torch}",
-                           "--set", "platform=linux", "--set", "machine=x86_64", "--json",
-                           env=clean_env())
+        result = torchpins(
+            venv,
+            "resolve",
+            str(example),
+            "--set",
+            f"torch={torch}",
+            "--set",
+            "platform=linux",
+            "--set",
+            "machine=x86_64",
+            "--json",
+            env=clean_env(),
+        )
         assert result.returncode == 0, (torch, result.stderr)
         record = json.loads(result.stdout)
         assert xformers in record["requires_dist"], torch
@@ -185,8 +215,15 @@ def test_lazy_facts_can_be_set_for_a_build(venv: Venv, tmp_path: Path) -> None:
         '[tool.torchpins]\ndependencies = ["a"]\n[tool.torchpins.torch]\nmissing = "unpinned"\n'
         '[[tool.torchpins.matrix]]\nwhen = { cxx11abi = true, nvcc = ">=12.4" }\nadd = ["b"]\n'
     )
-    result = torchpins(venv, "resolve", str(project), "--set", "cxx11abi=yes", "--json",
-                       env=clean_env(TORCHPINS_NVCC="12.8"))
+    result = torchpins(
+        venv,
+        "resolve",
+        str(project),
+        "--set",
+        "cxx11abi=yes",
+        "--json",
+        env=clean_env(TORCHPINS_NVCC="12.8"),
+    )
     assert result.returncode == 0, result.stderr
     record = json.loads(result.stdout)
     assert record["facts"]["cxx11abi"] is True

@@ -28,16 +28,19 @@ def test_first_torch_on_the_path_wins(tmp_path: Path) -> None:
     first = make_fake_torch(tmp_path / "a", "2.8.0+cu128", cuda="12.8")
     second = make_fake_torch(tmp_path / "b", "2.6.0")
     installed = find_torch([str(first), str(second)])
-    assert installed is not None and installed.version == "2.8.0+cu128"
+    assert installed is not None
+    assert installed.version == "2.8.0+cu128"
 
 
 def test_egg_info_without_version_in_its_name(tmp_path: Path) -> None:
     site = make_fake_torch(tmp_path, "2.6.0", dist_info=False)
     (site / "torch.egg-info").mkdir()
-    (site / "torch.egg-info" / "PKG-INFO").write_text("Metadata-Version: 2.1\nName: torch\n"
-                                                       "Version: 2.6.0a0+git1234\n")
+    (site / "torch.egg-info" / "PKG-INFO").write_text(
+        "Metadata-Version: 2.1\nName: torch\nVersion: 2.6.0a0+git1234\n"
+    )
     installed = find_torch([str(site)])
-    assert installed is not None and installed.version == "2.6.0a0+git1234"
+    assert installed is not None
+    assert installed.version == "2.6.0a0+git1234"
 
 
 def test_source_checkout_without_metadata_uses_version_py(tmp_path: Path) -> None:

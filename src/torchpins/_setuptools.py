@@ -74,8 +74,7 @@ def _report(resolution: Resolution) -> None:
     label = resolution.facts.values.get("torch-local")
     shown = f"{torch}+{label}" if torch and label else format_value(torch)
     print(
-        f"torchpins: torch {shown} ({where}); rows applied: "
-        f"{list(resolution.matched) or 'none'}",
+        f"torchpins: torch {shown} ({where}); rows applied: {list(resolution.matched) or 'none'}",
         file=sys.stderr,
     )
     for line in resolution.requires_dist:

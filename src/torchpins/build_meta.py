@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Mapping
-from typing import Any, Union
+from typing import Any
 
 from torchpins.errors import TorchpinsError
 
@@ -28,7 +28,7 @@ __all__ = [
     "prepare_metadata_for_build_wheel",
 ]
 
-ConfigSettings = Union[Mapping[str, Union[str, list[str]]], None]
+ConfigSettings = Mapping[str, str | list[str]] | None
 
 
 @contextlib.contextmanager

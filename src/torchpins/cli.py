@@ -137,8 +137,9 @@ def _print_resolution(name: str, record: dict[str, Any], sources: Any) -> None:
     _table(None, rows)
 
 
-def _table(header: tuple[str, ...] | None, rows: list[tuple[str, ...]]) -> None:
-    lines = ([header] if header else []) + rows
+def _table(header: tuple[str, ...] | None, rows: Sequence[tuple[str, ...]]) -> None:
+    lines = ([header] if header else []) + list(rows)
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))] if lines else []
     for line in lines:
-        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
+        cells = (cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+        print("  ".join(cells).rstrip())

@@ -10,13 +10,12 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Union
 
 from packaging.version import InvalidVersion, Version
 
 from torchpins.errors import OverrideError, did_you_mean, has_control_characters
 
-FactValue = Union[str, bool, tuple[str, ...], None]
+FactValue = str | bool | tuple[str, ...] | None
 
 
 class Kind(enum.Enum):

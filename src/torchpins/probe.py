@@ -80,7 +80,7 @@ def read_overrides(
     """Fact -> (value, where it came from) for every override given. ``settings`` are the
     ``torchpins.*`` config settings (or ``--set`` pairs, keyed the same way)."""
     found: dict[str, tuple[FactValue, str]] = {}
-    for variable, raw in environ.items():
+    for variable, text in environ.items():
         if not variable.startswith("TORCHPINS_"):
             continue
         fact = variable[len("TORCHPINS_") :].lower().replace("_", "-")
@@ -90,7 +90,7 @@ def read_overrides(
                 f"{variable} is not a torchpins variable{did_you_mean(variable, variables)}; "
                 f"the variables are TORCHPINS_<FACT> for the facts {', '.join(FACTS)}"
             )
-        found[fact] = (parse_fact_value(fact, raw, variable), variable)
+        found[fact] = (parse_fact_value(fact, text, variable), variable)
     for key, raw in (settings or {}).items():
         if not key.startswith("torchpins."):
             continue
@@ -242,10 +242,9 @@ def find_torch(path: Iterable[str] | None = None) -> InstalledTorch | None:
             if project.lower() != "torch":
                 continue
             metadata_path = os.path.join(directory, name)
-            version = version or _version_from_metadata(metadata_path)
-            if not version:
-                continue
-            return _with_version_py(version, metadata_path, directory)
+            found = version or _version_from_metadata(metadata_path)
+            if found:
+                return _with_version_py(found, metadata_path, directory)
     # A torch without dist-info (a source checkout on sys.path): its version.py still tells.
     return _torch_without_metadata(path)
 
@@ -312,7 +311,9 @@ def read_version_py(path: str) -> dict[str, str | None]:
             target, value = node.target, node.value
         else:
             continue
-        if isinstance(target, ast.Name) and isinstance(value, ast.Constant):
-            if value.value is None or isinstance(value.value, str):
-                values[target.id] = value.value
+        constant = isinstance(value, ast.Constant) and (
+            value.value is None or isinstance(value.value, str)
+        )
+        if isinstance(target, ast.Name) and constant:
+            values[target.id] = value.value  # type: ignore[attr-defined]
     return values

@@ -6,7 +6,7 @@ function, so they cannot disagree.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +127,7 @@ def base_lists(settings: Settings) -> tuple[list[str], dict[str, list[str]]]:
     )
 
 
-def torch_pin(settings: Settings, values: dict[str, FactValue] | Any) -> SpecifierSet | None:
+def torch_pin(settings: Settings, values: Mapping[str, FactValue]) -> SpecifierSet | None:
     """The specifier the wheel requires torch with (``[tool.torchpins.torch].pin``)."""
     torch = values.get("torch")
     if settings.torch.pin == "none" or not isinstance(torch, str):
@@ -209,7 +209,7 @@ def _pinned(
     return result
 
 
-def _check_unmatched(settings: Settings, values: Any) -> tuple[str, ...]:
+def _check_unmatched(settings: Settings, values: Mapping[str, FactValue]) -> tuple[str, ...]:
     torch = values.get("torch")
     torch_rows = [row for row in settings.matrix if row.names_torch]
     if torch is None or not torch_rows or settings.unmatched == "ignore":
@@ -230,7 +230,7 @@ def _check_unmatched(settings: Settings, values: Any) -> tuple[str, ...]:
     )
 
 
-def _because(row: Row, values: Any) -> str:
+def _because(row: Row, values: Mapping[str, FactValue]) -> str:
     used = sorted(row.facts_used(), key=list(FACTS).index)
     have = ", ".join(f"{name} {format_value(values.get(name))}" for name in used)
     return f"when {row.describe()}; this build has {have}" if have else "it has no conditions"

@@ -91,10 +91,12 @@ class Condition:
         if value is None:
             return False  # an absent fact makes its condition false, never an error
         if self.kind is Kind.VERSION:
-            assert self.specifier is not None and isinstance(value, str)
+            assert self.specifier is not None
+            assert isinstance(value, str)
             return version_matches(self.specifier, value)
         if self.kind is Kind.VERSION_LIST:
-            assert self.specifier is not None and isinstance(value, tuple)
+            assert self.specifier is not None
+            assert isinstance(value, tuple)
             specifier = self.specifier
             return any(version_matches(specifier, item) for item in value)
         if self.kind is Kind.BOOLEAN:
@@ -220,7 +222,8 @@ def read_toml(path: str) -> dict[str, Any]:
             f"{path} is not valid UTF-8 (byte {error.start}); TOML files must be UTF-8"
         ) from None
     try:
-        return tomllib.loads(text)
+        document: dict[str, Any] = tomllib.loads(text)
+        return document
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path} is not valid TOML: {error}") from None
     except RecursionError:
@@ -313,7 +316,7 @@ def _torch_settings(raw: Any, key: str) -> TorchSettings:
         except InvalidVersion:
             raise ConfigError(
                 f'{key}.missing: {missing!r} is neither "error", "unpinned" nor a torch version '
-                f"such as \"2.8.0\"{did_you_mean(missing, MISSING_WORDS)}"
+                f'such as "2.8.0"{did_you_mean(missing, MISSING_WORDS)}'
             ) from None
     return TorchSettings(pin=cast(PinPolicy, pin), missing=missing)
 
@@ -455,13 +458,13 @@ def _string(value: Any, key: str) -> str:
 
 
 def _choice(value: Any, choices: tuple[str, ...], key: str) -> str:
-    value = _string(value, key)
-    if value not in choices:
+    text = _string(value, key)
+    if text not in choices:
         raise ConfigError(
-            f"{key}: {value!r} is not one of "
-            f"{', '.join(repr(c) for c in choices)}{did_you_mean(value, choices)}"
+            f"{key}: {text!r} is not one of "
+            f"{', '.join(repr(c) for c in choices)}{did_you_mean(text, choices)}"
         )
-    return value
+    return text
 
 
 def _list_of_strings(value: Any, key: str, what: str) -> list[str]:
@@ -501,7 +504,9 @@ def _names(value: Any, key: str) -> tuple[NormalizedName, ...]:
     return tuple(_name(text, f"{key}[{index}]") for index, text in enumerate(strings))
 
 
-def _extras_table(value: Any, key: str) -> tuple[tuple[NormalizedName, tuple[Requirement, ...]], ...]:
+def _extras_table(
+    value: Any, key: str
+) -> tuple[tuple[NormalizedName, tuple[Requirement, ...]], ...]:
     table = _table(value, key)
     seen: dict[NormalizedName, str] = {}
     extras = []
