@@ -546,3 +546,25 @@ def test_a_plain_setuptools_project_in_the_same_environment_is_untouched(
     assert dynamic_lines(text) == []
     with zipfile.ZipFile(wheel) as archive:
         assert not [n for n in archive.namelist() if n.endswith("torchpins.json")]
+
+
+def test_config_setting_beats_environment_beats_probe(
+    venv: Venv, fake_torch: Callable[..., Path], tmp_path: Path
+) -> None:
+    site = fake_torch("2.6.0", cuda="12.4")
+    env = clean_env(PYTHONPATH=str(site), TORCHPINS_TORCH="2.7.1+cu126")
+    by_env = copy_project("kit", tmp_path / "env")
+    assert pip_wheel(venv, by_env, tmp_path / "env-out", env).returncode == 0
+    record = wheel_record(only(tmp_path / "env-out", "*.whl"))
+    assert (record["facts"]["torch"], record["sources"]["torch"]) == ("2.7.1", "override")
+
+    by_setting = copy_project("kit", tmp_path / "setting")
+    result = pip_wheel(
+        venv, by_setting, tmp_path / "setting-out", env, "-C", "torchpins.torch=2.8.0"
+    )
+    assert result.returncode == 0, result.stderr
+    wheel = only(tmp_path / "setting-out", "*.whl")
+    assert wheel_record(wheel)["facts"]["torch"] == "2.8.0"
+    assert canonical_set({"torch==2.8.*"}) <= requirements(
+        parse_metadata(wheel_metadata_text(wheel))
+    )

@@ -12,10 +12,15 @@ frontend shows the message, not a traceback.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
-from typing import Any
 
 from torchpins.errors import TorchpinsError
+
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per build
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping
+    from typing import Any, TypeAlias
+
+    ConfigSettings: TypeAlias = Mapping[str, str | list[str]] | None
 
 __all__ = [
     "build_editable",
@@ -27,8 +32,6 @@ __all__ = [
     "prepare_metadata_for_build_editable",
     "prepare_metadata_for_build_wheel",
 ]
-
-ConfigSettings = Mapping[str, str | list[str]] | None
 
 
 @contextlib.contextmanager
