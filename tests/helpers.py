@@ -74,6 +74,16 @@ class Venv:
         return run([self.python, *args], env=env, cwd=cwd)
 
 
+def overlay_venv(base: Venv, root: Path) -> tuple[Venv, Path]:
+    """A throwaway venv that sees ``base``'s packages through a ``.pth`` file, so installing into
+    it leaves the shared venv as it was. Returns the venv and its site-packages."""
+    assert run([base.python, "-m", "venv", "--without-pip", str(root)]).returncode == 0
+    shared = base.run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+    site = only(root / "lib", "python*/site-packages")
+    (site / "_shared.pth").write_text(shared.stdout.strip() + "\n")
+    return Venv(root), site
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment for a build: this one without torchpins overrides or PYTHONPATH."""
     env = {

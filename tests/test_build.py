@@ -23,6 +23,7 @@ from tests.helpers import (
     copy_project,
     dynamic_lines,
     only,
+    overlay_venv,
     parse_metadata,
     pip_wheel,
     requirements,
@@ -312,18 +313,7 @@ def test_sdist_is_unpinned_and_dynamic_and_its_wheel_is_probed_afresh(
 
     # A wheel from that sdist, built where another torch is installed, gets that torch's pins.
     wheel_torch = fake_torch("2.8.0+cu128", cuda="12.8")
-    result = venv.run(
-        "-m",
-        "pip",
-        "wheel",
-        "--no-build-isolation",
-        "--no-deps",
-        "--no-cache-dir",
-        "-w",
-        str(tmp_path / "wheels"),
-        str(sdist),
-        env=clean_env(PYTHONPATH=str(wheel_torch)),
-    )
+    result = pip_wheel(venv, sdist, tmp_path / "wheels", clean_env(PYTHONPATH=str(wheel_torch)))
     assert result.returncode == 0, result.stdout + result.stderr
     wheel = only(tmp_path / "wheels", "*.whl")
     metadata = parse_metadata(wheel_metadata_text(wheel))
@@ -363,14 +353,10 @@ def test_editable_install_has_the_pins(
     site = fake_torch("2.7.1+cu126", cuda="12.6")
     # A throwaway venv that sees the shared one's packages through a .pth file, so the editable
     # install does not change the shared venv.
-    target = tmp_path / "target-venv"
-    assert run([venv.python, "-m", "venv", "--without-pip", str(target)]).returncode == 0
-    shared = venv.run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-    target_site = only(target / "lib", "python*/site-packages")
-    (target_site / "_shared.pth").write_text(shared.stdout.strip() + "\n")
+    target, target_site = overlay_venv(venv, tmp_path / "target")
     result = run(
         [
-            str(target / "bin" / "python"),
+            target.python,
             "-m",
             "pip",
             "install",
@@ -568,3 +554,32 @@ def test_config_setting_beats_environment_beats_probe(
     assert canonical_set({"torch==2.8.*"}) <= requirements(
         parse_metadata(wheel_metadata_text(wheel))
     )
+
+
+def test_torchpins_builds_itself_from_its_own_sdist(tmp_path: Path) -> None:
+    """The in-tree backend (backend-path) must travel in the sdist, and register the plug-ins."""
+    source = tmp_path / "torchpins"
+    shutil.copytree(
+        ROOT,
+        source,
+        ignore=shutil.ignore_patterns(
+            ".git", "build", "dist", "*.egg-info", "__pycache__", ".*_cache", ".venv"
+        ),
+    )
+    result = run(
+        [sys.executable, "-m", "build", "--no-isolation", "-o", str(tmp_path / "out"), str(source)]
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    sdist = only(tmp_path / "out", "torchpins-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = archive.getnames()
+    assert any(n.endswith("backend/torchpins_bootstrap.py") for n in names)
+    assert any(n.endswith("backend/torchpins_bootstrap.dist-info/entry_points.txt") for n in names)
+    wheel = only(tmp_path / "out", "torchpins-*.whl")  # built from the sdist by build
+    metadata = parse_metadata(wheel_metadata_text(wheel))
+    assert requirements(metadata) >= canonical_set({"setuptools>=75.8", "packaging>=24.2"})
+    with zipfile.ZipFile(wheel) as archive:
+        entry_points = next(n for n in archive.namelist() if n.endswith("entry_points.txt"))
+        text = archive.read(entry_points).decode()
+    assert "torchpins = torchpins._setuptools:finalize_distribution_options" in text
+    assert "torchpins.json = torchpins._setuptools:write_build_record" in text

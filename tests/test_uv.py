@@ -13,6 +13,7 @@ from tests.helpers import (
     copy_project,
     dynamic_lines,
     only,
+    overlay_venv,
     parse_metadata,
     requirements,
     run,
@@ -70,11 +71,7 @@ def test_uv_pip_install_sdist_without_isolation(
     assert built.returncode == 0, built.stderr
     sdist = only(tmp_path / "sdist", "*.tar.gz")
 
-    target = tmp_path / "target"
-    assert run([venv.python, "-m", "venv", "--without-pip", str(target)]).returncode == 0
-    shared = venv.run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
-    target_site = only(target / "lib", "python*/site-packages")
-    (target_site / "_shared.pth").write_text(shared.stdout.strip() + "\n")
+    target, target_site = overlay_venv(venv, tmp_path / "target")
     result = uv(
         "pip",
         "install",
@@ -82,7 +79,7 @@ def test_uv_pip_install_sdist_without_isolation(
         "--no-deps",
         "--no-cache",
         "--python",
-        str(target / "bin" / "python"),
+        target.python,
         str(sdist),
         env=clean_env(PYTHONPATH=str(site)),
     )
