@@ -116,6 +116,11 @@ CONFIG_ERRORS = [
         id="empty-condition",
     ),
     pytest.param(
+        HEAD + '[[tool.torchpins.matrix]]\nwhen = { torch = "===2.7.1-custom" }',
+        ["when.torch", "arbitrary equality (===)"],
+        id="arbitrary-equality-condition",
+    ),
+    pytest.param(
         HEAD + '[[tool.torchpins.matrix]]\nwhen = { torch = "==2.7.1+cu128" }',
         ["names a local label", "torch-local"],
         id="local-label-condition",

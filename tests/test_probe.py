@@ -82,3 +82,21 @@ def test_broken_version_py_gives_no_values(tmp_path: Path) -> None:
     path = tmp_path / "version.py"
     path.write_text("cuda = '12.8\n")
     assert read_version_py(str(path)) == {}
+
+
+def test_legacy_egg_info_name_with_python_tag(tmp_path: Path) -> None:
+    site = make_fake_torch(tmp_path, "2.1.0", dist_info=False)
+    (site / "torch-2.1.0-py3.11.egg-info").mkdir()
+    installed = find_torch([str(site)])
+    assert installed is not None
+    assert installed.version == "2.1.0"
+
+
+def test_unreadable_version_in_metadata_is_skipped_not_a_crash(tmp_path: Path) -> None:
+    site = make_fake_torch(tmp_path, "2.8.0", dist_info=False)
+    (site / "torch.dist-info").mkdir()
+    (site / "torch.dist-info" / "METADATA").write_text("Name: torch\nVersion: not a version\n")
+    installed = find_torch([str(site)])  # falls back to torch/version.py
+    assert installed is not None
+    assert installed.version == "2.8.0"
+    assert installed.metadata_path is None

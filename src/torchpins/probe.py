@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from packaging.version import InvalidVersion, Version
+
 from torchpins.errors import OverrideError, ResolveError, did_you_mean
 from torchpins.facts import (
     CORE_FACTS,
@@ -238,15 +240,26 @@ def find_torch(path: Iterable[str] | None = None) -> InstalledTorch | None:
             stem, dot, suffix = name.rpartition(".")
             if suffix not in ("dist-info", "egg-info") or not dot:
                 continue
-            project, _, version = stem.partition("-")
+            project, _, rest = stem.partition("-")
             if project.lower() != "torch":
                 continue
             metadata_path = os.path.join(directory, name)
-            found = version or _version_from_metadata(metadata_path)
+            # torch-2.8.0+cu128.dist-info, legacy torch-2.1.0-py3.11.egg-info, torch.egg-info
+            found = _valid_version(rest.split("-")[0]) or _version_from_metadata(metadata_path)
             if found:
                 return _with_version_py(found, metadata_path, directory)
     # A torch without dist-info (a source checkout on sys.path): its version.py still tells.
     return _torch_without_metadata(path)
+
+
+def _valid_version(text: str | None) -> str | None:
+    if not text:
+        return None
+    try:
+        Version(text)
+    except InvalidVersion:
+        return None
+    return text
 
 
 def _version_from_metadata(metadata_path: str) -> str | None:
@@ -257,7 +270,7 @@ def _version_from_metadata(metadata_path: str) -> str | None:
         if os.path.isfile(candidate):
             with open(candidate, encoding="utf-8", errors="replace") as file:
                 version = HeaderParser().parse(file).get("Version")
-            return version.strip() if version else None
+            return _valid_version(version.strip() if version else None)
     return None
 
 
@@ -275,7 +288,7 @@ def _torch_without_metadata(path: Iterable[str] | None) -> InstalledTorch | None
     if version_py is None:
         return None
     build = read_version_py(version_py)
-    version = build.get("__version__")
+    version = _valid_version(build.get("__version__"))
     if not version:
         return None
     return InstalledTorch(version, None, version_py, build)

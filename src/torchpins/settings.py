@@ -373,6 +373,11 @@ def _condition(fact: str, value: Any, key: str) -> Condition:
                 f'{key}: expected a version specifier string such as ">=2.6", got {_type(value)}'
             )
         specifier = _specifier(value, key, allow_empty=False)
+        if any(spec.operator == "===" for spec in specifier):
+            raise ConfigError(
+                f"{key}: {value!r} uses arbitrary equality (===), which cannot order versions; "
+                "use == or a range"
+            )
         if any(Version(spec.version.removesuffix(".*")).local for spec in specifier):
             hint = " (test torch-local for the build label)" if fact == "torch" else ""
             raise ConfigError(
