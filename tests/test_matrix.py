@@ -440,3 +440,13 @@ def test_version_condition_rules(specifier: str, version: str, holds: bool) -> N
     from packaging.specifiers import SpecifierSet
 
     assert version_matches(SpecifierSet(specifier), version) is holds
+
+
+def test_empty_pin_unpins_and_a_pin_replaces_a_direct_reference() -> None:
+    resolution = resolve_toml(
+        'unmatched = "ignore"\n'
+        'dependencies = ["xformers==0.0.31", "kernels @ https://example.invalid/k-1.0.tar.gz"]\n'
+        '[torch]\npin = "none"\nmissing = "unpinned"\n'
+        '[[matrix]]\npins = { xformers = "", kernels = ">=1.1" }'
+    )
+    assert resolution.requires_dist == ["xformers", "kernels>=1.1"]
