@@ -4,6 +4,7 @@ torch, checking the METADATA, PKG-INFO and build record that setuptools really w
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tarfile
@@ -583,3 +584,26 @@ def test_torchpins_builds_itself_from_its_own_sdist(tmp_path: Path) -> None:
         text = archive.read(entry_points).decode()
     assert "torchpins = torchpins._setuptools:finalize_distribution_options" in text
     assert "torchpins.json = torchpins._setuptools:write_build_record" in text
+
+
+def test_torchpins_imported_but_not_installed_fails_instead_of_dropping_pins(
+    fake_torch: Callable[..., Path], tmp_path: Path
+) -> None:
+    """Without torchpins' metadata its setuptools plug-in is not registered; setuptools alone
+    would write a wheel with no requirements at all. The build must fail and keep nothing."""
+    bare = Venv(tmp_path / "bare")
+    assert run([sys.executable, "-m", "venv", str(bare.root)]).returncode == 0
+    installed = bare.run("-m", "pip", "install", "-q", "setuptools>=75.8", "packaging")
+    assert installed.returncode == 0, installed.stderr
+    project = copy_project("kit", tmp_path)
+    site = fake_torch("2.7.1+cu126", cuda="12.6")
+    # The package alone: a source tree's stale torchpins.egg-info would register the plug-in.
+    vendored = tmp_path / "vendored"
+    shutil.copytree(ROOT / "src" / "torchpins", vendored / "torchpins")
+    env = clean_env(PYTHONPATH=f"{site}{os.pathsep}{vendored}")
+    result = pip_wheel(bare, project, tmp_path / "out", env)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "torchpins' setuptools plug-in did not run" in output
+    assert_no_traceback(output)
+    assert not list((tmp_path / "out").glob("*.whl")) if (tmp_path / "out").exists() else True

@@ -38,7 +38,15 @@ class Injection:
     record: str | None
 
 
-ACTIVE: ContextVar[Injection | None] = ContextVar("torchpins_injection", default=None)
+@dataclass
+class BuildState:
+    """One build under way: what to inject, and whether setuptools' plug-in hook took it."""
+
+    injection: Injection
+    applied: bool = False
+
+
+ACTIVE: ContextVar[BuildState | None] = ContextVar("torchpins_build", default=None)
 
 #: The spelling of the Dynamic values torchpins owns (setuptools writes them lower-case).
 _OWN_DYNAMIC = {"requires-dist": "Requires-Dist", "provides-extra": "Provides-Extra"}
@@ -86,9 +94,10 @@ def _report(resolution: Resolution) -> None:
 def finalize_distribution_options(dist: Any) -> None:
     """``setuptools.finalize_distribution_options`` plug-in; a no-op unless a torchpins build
     is under way in this context."""
-    injection = ACTIVE.get()
-    if injection is None or getattr(dist, "_torchpins_injected", False):
+    state = ACTIVE.get()
+    if state is None or getattr(dist, "_torchpins_injected", False):
         return
+    injection = state.injection
     for attribute in ("install_requires", "extras_require"):
         if getattr(dist, attribute, None):
             raise SystemExit(
@@ -103,6 +112,7 @@ def finalize_distribution_options(dist: Any) -> None:
         _canonical_dynamic(type(metadata).write_pkg_file), metadata
     )
     dist._torchpins_injected = True
+    state.applied = True
 
 
 # Run after setuptools' own finalizers (order 0), so setup.py arguments are in place.
@@ -111,11 +121,11 @@ finalize_distribution_options.order = 100  # type: ignore[attr-defined]
 
 def write_build_record(cmd: Any, basename: str, filename: str) -> None:
     """``egg_info.writers`` plug-in for ``torchpins.json``."""
-    injection = ACTIVE.get()
-    if injection is None:
+    state = ACTIVE.get()
+    if state is None:
         return
     # An sdist carries no record: a stale one from an earlier wheel build is deleted.
-    cmd.write_or_delete_file("torchpins build record", filename, injection.record)
+    cmd.write_or_delete_file("torchpins build record", filename, state.injection.record)
 
 
 def _canonical_dynamic(write_pkg_file: Callable[[Any, IO[str]], None]) -> Callable[..., None]:

@@ -12,12 +12,13 @@ frontend shows the message, not a traceback.
 from __future__ import annotations
 
 import contextlib
+import os
 
 from torchpins.errors import TorchpinsError
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds per build
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
     from typing import Any, TypeAlias
 
     ConfigSettings: TypeAlias = Mapping[str, str | list[str]] | None
@@ -49,23 +50,49 @@ def _for_setuptools(config_settings: ConfigSettings) -> dict[str, Any] | None:
     return {k: v for k, v in config_settings.items() if not k.startswith("torchpins.")}
 
 
-@contextlib.contextmanager
-def _build(config_settings: ConfigSettings, *, sdist: bool) -> Iterator[dict[str, Any] | None]:
+def _run(
+    config_settings: ConfigSettings,
+    output_directory: str,
+    setuptools_hook: Callable[[dict[str, Any] | None], str],
+    *,
+    sdist: bool = False,
+) -> str:
+    """Resolve, run one setuptools hook with the result switched on, and make sure setuptools
+    really took it: a wheel without its pins must never be left behind."""
     from torchpins import _setuptools
 
     with user_errors():
         injection = _setuptools.prepare_injection(".", config_settings, sdist=sdist)
-    token = _setuptools.ACTIVE.set(injection)
+    state = _setuptools.BuildState(injection)
+    token = _setuptools.ACTIVE.set(state)
     try:
-        yield _for_setuptools(config_settings)
+        result = str(setuptools_hook(_for_setuptools(config_settings)))
     finally:
         _setuptools.ACTIVE.reset(token)
+    if not state.applied:
+        _remove(os.path.join(output_directory, result))
+        raise SystemExit(
+            "torchpins: error: torchpins' setuptools plug-in did not run, so setuptools built "
+            "without the requirements torchpins resolved (nothing was kept). torchpins must be "
+            "installed, with its metadata, in the environment that runs the build: add "
+            "'torchpins' to build-system.requires, or pip install torchpins before building "
+            "with --no-build-isolation; a copy imported from PYTHONPATH or backend-path does not "
+            "register the plug-in"
+        )
+    return result
+
+
+def _remove(path: str) -> None:
+    import shutil
+
+    if os.path.isdir(path):
+        shutil.rmtree(path, ignore_errors=True)
+    elif os.path.exists(path):
+        os.remove(path)
 
 
 def _check(config_settings: ConfigSettings) -> dict[str, Any] | None:
     """For the get_requires hooks: fail early on a bad configuration or override."""
-    import os
-
     from torchpins.probe import read_overrides
     from torchpins.settings import load_project
 
@@ -98,8 +125,11 @@ def prepare_metadata_for_build_wheel(
 ) -> str:
     from setuptools import build_meta
 
-    with _build(config_settings, sdist=False) as settings:
-        return str(build_meta.prepare_metadata_for_build_wheel(metadata_directory, settings))
+    return _run(
+        config_settings,
+        metadata_directory,
+        lambda settings: build_meta.prepare_metadata_for_build_wheel(metadata_directory, settings),
+    )
 
 
 def prepare_metadata_for_build_editable(
@@ -107,8 +137,13 @@ def prepare_metadata_for_build_editable(
 ) -> str:
     from setuptools import build_meta
 
-    with _build(config_settings, sdist=False) as settings:
-        return str(build_meta.prepare_metadata_for_build_editable(metadata_directory, settings))
+    return _run(
+        config_settings,
+        metadata_directory,
+        lambda settings: build_meta.prepare_metadata_for_build_editable(
+            metadata_directory, settings
+        ),
+    )
 
 
 def build_wheel(
@@ -118,8 +153,11 @@ def build_wheel(
 ) -> str:
     from setuptools import build_meta
 
-    with _build(config_settings, sdist=False) as settings:
-        return str(build_meta.build_wheel(wheel_directory, settings, metadata_directory))
+    return _run(
+        config_settings,
+        wheel_directory,
+        lambda settings: build_meta.build_wheel(wheel_directory, settings, metadata_directory),
+    )
 
 
 def build_editable(
@@ -129,12 +167,19 @@ def build_editable(
 ) -> str:
     from setuptools import build_meta
 
-    with _build(config_settings, sdist=False) as settings:
-        return str(build_meta.build_editable(wheel_directory, settings, metadata_directory))
+    return _run(
+        config_settings,
+        wheel_directory,
+        lambda settings: build_meta.build_editable(wheel_directory, settings, metadata_directory),
+    )
 
 
 def build_sdist(sdist_directory: str, config_settings: ConfigSettings = None) -> str:
     from setuptools import build_meta
 
-    with _build(config_settings, sdist=True) as settings:
-        return str(build_meta.build_sdist(sdist_directory, settings))
+    return _run(
+        config_settings,
+        sdist_directory,
+        lambda settings: build_meta.build_sdist(sdist_directory, settings),
+        sdist=True,
+    )
