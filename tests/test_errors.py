@@ -233,6 +233,11 @@ CONFIG_ERRORS = [
     ),
     pytest.param("[tool.torchpins]\n", ["[project] is missing"], id="no-project"),
     pytest.param(HEAD + "[tool.torchpins\n", ["is not valid TOML"], id="bad-toml"),
+    pytest.param(
+        HEAD + '[tool.torchpins]\n"depend\\nencies" = []',
+        ["tool.torchpins.'depend\\nencies': unknown key"],
+        id="newline-in-unknown-key",
+    ),
 ]
 
 

@@ -337,7 +337,7 @@ def _row(raw: Any, index: int) -> Row:
     extras = _extras_table(table.get("extras", {}), f"{key}.extras")
     pins: list[tuple[NormalizedName, SpecifierSet]] = []
     for name, value in _table(table.get("pins", {}), f"{key}.pins").items():
-        pin_key = f"{key}.pins.{name}"
+        pin_key = _child(f"{key}.pins", name)
         pins.append((_name(name, pin_key), _specifier(value, pin_key)))
     return Row(
         index=index,
@@ -358,7 +358,7 @@ def _conditions(raw: Any, key: str) -> tuple[Condition, ...]:
     for fact, value in table.items():
         if fact not in FACTS:
             raise ConfigError(
-                f"{key}.{fact}: {fact!r} is not a fact{did_you_mean(fact, FACTS)}; "
+                f"{_child(key, fact)}: {fact!r} is not a fact{did_you_mean(fact, FACTS)}; "
                 f"the facts are {', '.join(FACTS)}"
             )
         conditions.append(_condition(fact, value, f"{key}.{fact}"))
@@ -432,6 +432,14 @@ def _check_pins_are_declared(settings: Settings) -> None:
 # Small typed readers; each names the key in its error
 
 
+def _child(key: str, name: str) -> str:
+    """``key.name`` for messages; a name that is not plain text is quoted, so that a message stays
+    one line whatever the TOML key holds."""
+    if has_control_characters(name) or not name:
+        return f"{key}.{name!r}"
+    return f"{key}.{name}"
+
+
 def _type(value: Any) -> str:
     names = {str: "a string", bool: "a boolean", int: "an integer", float: "a number"}
     names.update({list: "a list", dict: "a table"})
@@ -449,7 +457,7 @@ def _reject_unknown(table: Mapping[str, Any], known: Iterable[str], key: str) ->
     for name in table:
         if name not in known:
             raise ConfigError(
-                f"{key}.{name}: unknown key{did_you_mean(name, known)}; "
+                f"{_child(key, name)}: unknown key{did_you_mean(name, known)}; "
                 f"the keys here are {', '.join(known)}"
             )
 
@@ -516,13 +524,13 @@ def _extras_table(
     seen: dict[NormalizedName, str] = {}
     extras = []
     for extra, requirements in table.items():
-        name = _name(extra, f"{key}.{extra}")
+        name = _name(extra, _child(key, extra))
         if name in seen:
             raise ConfigError(
-                f"{key}.{extra}: {extra!r} and {seen[name]!r} are the same extra (PEP 685)"
+                f"{_child(key, extra)}: {extra!r} and {seen[name]!r} are the same extra (PEP 685)"
             )
         seen[name] = extra
-        extras.append((name, _requirements(requirements, f"{key}.{extra}")))
+        extras.append((name, _requirements(requirements, _child(key, extra))))
     return tuple(extras)
 
 
