@@ -142,6 +142,22 @@ def pip_wheel(
     )
 
 
+def build_with(
+    venv: Venv, project: Path, out: Path, env: dict[str, str] | None = None, *extra: str
+) -> subprocess.CompletedProcess[str]:
+    """``python -m build --no-isolation`` (sdist, then a wheel from it, unless ``extra`` says)."""
+    return venv.run("-m", "build", "--no-isolation", "-o", str(out), *extra, str(project), env=env)
+
+
+def assert_failed_with(result: subprocess.CompletedProcess[str], *fragments: str) -> None:
+    """The build or command failed, saying each fragment, with no traceback."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    for fragment in fragments:
+        assert fragment in output, output
+    assert_no_traceback(output)
+
+
 def only(directory: Path, pattern: str) -> Path:
     found = sorted(directory.glob(pattern))
     assert len(found) == 1, f"expected one {pattern} in {directory}, found {found}"

@@ -18,7 +18,8 @@ from pyproject_hooks import BuildBackendHookCaller
 from tests.helpers import (
     ROOT,
     Venv,
-    assert_no_traceback,
+    assert_failed_with,
+    build_with,
     canonical_set,
     clean_env,
     copy_project,
@@ -191,11 +192,7 @@ def test_error_row_fails_the_build_with_its_message_and_no_traceback(
     project = copy_project("kit", tmp_path)
     site = fake_torch("2.5.1+cu124", cuda="12.4")
     result = pip_wheel(venv, project, tmp_path / "out", clean_env(PYTHONPATH=str(site)))
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert "finetune-kit needs torch 2.6 or newer" in output
-    assert "tool.torchpins.matrix[0]" in output
-    assert_no_traceback(output)
+    assert_failed_with(result, "finetune-kit needs torch 2.6 or newer", "tool.torchpins.matrix[0]")
     assert not list((tmp_path / "out").glob("*.whl")) if (tmp_path / "out").exists() else True
 
 
@@ -204,12 +201,7 @@ def test_missing_torch_explains_build_isolation_and_both_remedies(
 ) -> None:
     project = copy_project("kit", tmp_path)
     result = pip_wheel(venv, project, tmp_path / "out", clean_env())
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert "build isolation" in output
-    assert "--no-build-isolation" in output
-    assert "TORCHPINS_TORCH=" in output
-    assert_no_traceback(output)
+    assert_failed_with(result, "build isolation", "--no-build-isolation", "TORCHPINS_TORCH=")
 
 
 def test_override_builds_for_a_torch_that_is_not_installed(venv: Venv, tmp_path: Path) -> None:
@@ -237,11 +229,9 @@ def test_unmatched_torch_is_an_error_by_default(
     pyproject.write_text(pyproject.read_text().replace('torch = ">=2.8"', 'torch = "~=2.8.0"'))
     site = fake_torch("2.10.0+cu130", cuda="13.0")
     result = pip_wheel(venv, project, tmp_path / "out", clean_env(PYTHONPATH=str(site)))
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert "torch 2.10.0 matches none of the matrix rows that test torch" in output
-    assert 'unmatched = "warn"' in output
-    assert_no_traceback(output)
+    assert_failed_with(
+        result, "torch 2.10.0 matches none of the matrix rows that test torch", 'unmatched = "warn"'
+    )
 
 
 def test_prepared_metadata_equals_the_wheel_metadata(
@@ -284,15 +274,12 @@ def test_sdist_is_unpinned_and_dynamic_and_its_wheel_is_probed_afresh(
 ) -> None:
     project = copy_project("kit", tmp_path)
     built_under = fake_torch("2.6.0", cuda="12.4")
-    result = venv.run(
-        "-m",
-        "build",
-        "--no-isolation",
+    result = build_with(
+        venv,
+        project,
+        tmp_path / "sdist",
+        clean_env(PYTHONPATH=str(built_under)),
         "--sdist",
-        "-o",
-        str(tmp_path / "sdist"),
-        str(project),
-        env=clean_env(PYTHONPATH=str(built_under)),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     sdist = only(tmp_path / "sdist", "finetune_kit-1.4.0.tar.gz")
@@ -328,16 +315,7 @@ def test_python_m_build_wheel_matches_pip_wheel(
     site = fake_torch("2.7.1+cu126", cuda="12.6")
     env = clean_env(PYTHONPATH=str(site))
     by_build = copy_project("kit", tmp_path / "a")
-    result = venv.run(
-        "-m",
-        "build",
-        "--no-isolation",
-        "--wheel",
-        "-o",
-        str(tmp_path / "a-out"),
-        str(by_build),
-        env=env,
-    )
+    result = build_with(venv, by_build, tmp_path / "a-out", env, "--wheel")
     assert result.returncode == 0, result.stdout + result.stderr
     by_pip = copy_project("kit", tmp_path / "b")
     assert pip_wheel(venv, by_pip, tmp_path / "b-out", env).returncode == 0
@@ -446,10 +424,7 @@ def test_setup_py_passing_install_requires_is_refused(
     project = copy_project("setuppy-requires", tmp_path)
     site = fake_torch("2.8.0")
     result = pip_wheel(venv, project, tmp_path / "out", clean_env(PYTHONPATH=str(site)))
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert "setup.py passes install_requires" in output
-    assert_no_traceback(output)
+    assert_failed_with(result, "setup.py passes install_requires")
 
 
 def test_in_tree_backend_wrapping_torchpins(
@@ -467,9 +442,7 @@ def test_in_tree_backend_wrapping_torchpins(
 
 def test_empty_base_lists_are_still_marked_dynamic_in_the_sdist(venv: Venv, tmp_path: Path) -> None:
     project = copy_project("bare", tmp_path)
-    result = venv.run(
-        "-m", "build", "--no-isolation", "-o", str(tmp_path / "out"), str(project), env=clean_env()
-    )
+    result = build_with(venv, project, tmp_path / "out", clean_env())
     assert result.returncode == 0, result.stdout + result.stderr
     text = sdist_pkg_info_text(only(tmp_path / "out", "bare-0.0.1.tar.gz"))
     assert dynamic_lines(text) == ["Dynamic: Requires-Dist", "Dynamic: Provides-Extra"]
@@ -493,15 +466,7 @@ def test_setuptools_floor_builds_the_same_metadata(
     results = {}
     for name, environment in (("floor", floor_venv), ("newest", venv)):
         project = copy_project("kit", tmp_path / name)
-        result = environment.run(
-            "-m",
-            "build",
-            "--no-isolation",
-            "-o",
-            str(tmp_path / f"{name}-out"),
-            str(project),
-            env=env,
-        )
+        result = build_with(environment, project, tmp_path / f"{name}-out", env)
         assert result.returncode == 0, result.stdout + result.stderr
         sdist_text = sdist_pkg_info_text(only(tmp_path / f"{name}-out", "*.tar.gz"))
         assert dynamic_lines(sdist_text) == ["Dynamic: Provides-Extra", "Dynamic: Requires-Dist"]
@@ -602,8 +567,5 @@ def test_torchpins_imported_but_not_installed_fails_instead_of_dropping_pins(
     shutil.copytree(ROOT / "src" / "torchpins", vendored / "torchpins")
     env = clean_env(PYTHONPATH=f"{site}{os.pathsep}{vendored}")
     result = pip_wheel(bare, project, tmp_path / "out", env)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert "torchpins' setuptools plug-in did not run" in output
-    assert_no_traceback(output)
+    assert_failed_with(result, "torchpins' setuptools plug-in did not run")
     assert not list((tmp_path / "out").glob("*.whl")) if (tmp_path / "out").exists() else True

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Venv, assert_no_traceback, clean_env, copy_project, pip_wheel
+from tests.helpers import (
+    Venv,
+    assert_failed_with,
+    build_with,
+    clean_env,
+    copy_project,
+    pip_wheel,
+)
 from torchpins.errors import ConfigError, OverrideError, TorchpinsError
 from torchpins.probe import gather_facts
 from torchpins.settings import load_project
@@ -353,30 +360,21 @@ def test_config_error_through_pip_is_one_line_without_traceback(
     pyproject.write_text(pyproject.read_text().replace("drop-extras", "drop_extras"))
     site = fake_torch("2.8.0")
     result = pip_wheel(venv, project, tmp_path / "out", clean_env(PYTHONPATH=str(site)))
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert (
+    assert_failed_with(
+        result,
         "torchpins: error: tool.torchpins.matrix[1].drop_extras: unknown key "
-        "(did you mean 'drop-extras'?)"
-    ) in output
-    assert_no_traceback(output)
+        "(did you mean 'drop-extras'?)",
+    )
 
 
 def test_bad_override_through_build_frontend(venv: Venv, tmp_path: Path) -> None:
     project = copy_project("kit", tmp_path)
-    result = venv.run(
-        "-m",
-        "build",
-        "--no-isolation",
+    result = build_with(
+        venv,
+        project,
+        tmp_path / "out",
+        clean_env(TORCHPINS_TORCH="2.8.0\nRequires-Dist: evil"),
         "--wheel",
-        "-o",
-        str(tmp_path / "out"),
-        str(project),
-        env=clean_env(TORCHPINS_TORCH="2.8.0\nRequires-Dist: evil"),
     )
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
-    assert "TORCHPINS_TORCH" in output
-    assert "control character or newline" in output
-    assert_no_traceback(output)
+    assert_failed_with(result, "TORCHPINS_TORCH", "control character or newline")
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())

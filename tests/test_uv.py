@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.helpers import (
     Venv,
+    build_with,
     canonical_set,
     clean_env,
     copy_project,
@@ -58,16 +59,7 @@ def test_uv_pip_install_sdist_without_isolation(
 ) -> None:
     project = copy_project("kit", tmp_path)
     site = fake_torch("2.8.0+cu128", cuda="12.8")
-    built = venv.run(
-        "-m",
-        "build",
-        "--no-isolation",
-        "--sdist",
-        "-o",
-        str(tmp_path / "sdist"),
-        str(project),
-        env=clean_env(),
-    )
+    built = build_with(venv, project, tmp_path / "sdist", clean_env(), "--sdist")
     assert built.returncode == 0, built.stderr
     sdist = only(tmp_path / "sdist", "*.tar.gz")
 
