@@ -17,7 +17,7 @@ import os
 import platform
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -112,37 +112,26 @@ def read_overrides(
 def gather_facts(
     config_settings: Mapping[str, str | list[str]] | None = None,
     environ: Mapping[str, str] | None = None,
-    needed: Iterable[str] = (),
+    needed: Collection[str] = (),
     setting_name: str = "-C torchpins.{fact}",
 ) -> Facts:
     """The core facts, plus the lazy facts in ``needed``, with their sources."""
     overrides = read_overrides(
         config_settings, os.environ if environ is None else environ, setting_name
     )
-    values: dict[str, FactValue] = {}
-    sources: dict[str, Source] = {}
-
-    def put(name: str, value: FactValue, source: Source) -> None:
-        # An override wins, unless the value already came from one (torch, split from its label).
-        if name in overrides and source.kind != "override":
-            values[name], variable = overrides[name]
-            sources[name] = Source("override", variable)
-        else:
-            values[name], sources[name] = value, source
-
-    for name, (value, source) in _torch_facts(overrides).items():
-        put(name, value, source)
-    for name, (value, source) in _platform_facts().items():
-        put(name, value, source)
     for name in FACTS:
-        if FACTS[name].lazy and (name in overrides or name in needed):
-            if name not in overrides:
-                raise ResolveError(
-                    f"the matrix tests the fact {name!r}, which this version of torchpins cannot "
-                    f"probe yet; set it for this build with {env_var(name)}=<value> or "
-                    f"-C torchpins.{name}=<value>"
-                )
-            put(name, None, Source("probed", "not probed"))
+        if FACTS[name].lazy and name in needed and name not in overrides:
+            raise ResolveError(
+                f"the matrix tests the fact {name!r}, which this version of torchpins cannot "
+                f"probe yet; set it for this build with {env_var(name)}=<value> or "
+                f"-C torchpins.{name}=<value>"
+            )
+    probed = {**_torch_facts(overrides), **_platform_facts()}
+    values = {name: value for name, (value, _) in probed.items()}
+    sources = {name: source for name, (_, source) in probed.items()}
+    for name, (value, variable) in overrides.items():
+        if name != "torch":  # _torch_facts already took torch's override, split from its label
+            values[name], sources[name] = value, Source("override", variable)
     return Facts(values, sources)
 
 
