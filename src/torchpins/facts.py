@@ -2,7 +2,7 @@
 
 A fact value is a version string (normalised by packaging), a plain string, a boolean, a tuple of
 version strings (``gpu-arch``) or ``None`` for "absent". Versions stay strings so that the build
-record can hold them as they are; :func:`as_version` parses them where a comparison needs it.
+record can hold them as they are; conditions parse them with packaging when they compare.
 """
 
 from __future__ import annotations
@@ -84,10 +84,6 @@ def fact_spec(name: str, where: str) -> FactSpec:
             f"{where}: {name!r} is not a fact{did_you_mean(name, FACTS)}; "
             f"the facts are {', '.join(FACTS)}"
         ) from None
-
-
-def as_version(value: str) -> Version:
-    return Version(value)
 
 
 def parse_fact_value(name: str, raw: str, origin: str) -> FactValue:
