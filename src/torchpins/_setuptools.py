@@ -64,7 +64,7 @@ def prepare_injection(
             tuple((name, tuple(reqs)) for name, reqs in extras_require.items()),
             record=None,
         )
-    facts = gather_facts(config_settings, needed=project.settings.facts_used())
+    facts = gather_facts(config_settings, needed=project.settings.facts_needed())
     resolution = resolve(project, facts)
     _report(resolution)
     return Injection(
@@ -87,7 +87,7 @@ def _report(resolution: Resolution) -> None:
     )
     for line in resolution.requires_dist:
         print(f"torchpins:   Requires-Dist: {line}", file=sys.stderr)
-    for warning in resolution.warnings:
+    for warning in (*resolution.facts.warnings, *resolution.warnings):
         print(f"torchpins: warning: {warning}", file=sys.stderr)
 
 

@@ -38,6 +38,12 @@ def _parser() -> argparse.ArgumentParser:
 
     probe = commands.add_parser("probe", help="show the facts of this environment")
     probe.add_argument("--json", action="store_true", help="print JSON")
+    probe.add_argument(
+        "--all",
+        action="store_true",
+        help="probe the lazy facts too (cxx11abi, nvcc, cuda-driver, gpu-arch), which a build "
+        "probes only when a matrix row tests them",
+    )
     probe.set_defaults(run=_probe)
 
     resolve = commands.add_parser("resolve", help="show what a build of a project would write")
@@ -70,26 +76,30 @@ def _probe(args: argparse.Namespace) -> int:
     from torchpins.facts import FACTS, format_value
     from torchpins.probe import gather_facts
 
-    facts = gather_facts()
+    facts = gather_facts(probe_all=args.all)
+    for warning in facts.warnings:
+        print(f"torchpins: warning: {warning}", file=sys.stderr)
     if args.json:
         document = {
             name: {
                 "value": list(value) if isinstance(value, tuple) else value,
                 "source": facts.sources[name].kind,
                 "detail": facts.sources[name].detail,
+                "problem": facts.sources[name].problem,
             }
             for name, value in facts.values.items()
         }
         print(json.dumps(document, indent=2))
         return 0
-    rows = [
-        (name, format_value(value), f"{facts.sources[name].kind}: {facts.sources[name].detail}")
-        for name, value in facts.values.items()
-    ]
+    rows = []
+    for name, value in facts.values.items():
+        source = facts.sources[name]
+        shown = "(unknown)" if source.problem else format_value(value)
+        rows.append((name, shown, f"{source.kind}: {source.detail}"))
     _table(("fact", "value", "source"), rows)
     lazy = [name for name, spec in FACTS.items() if spec.lazy and name not in facts.values]
     if lazy:
-        print(f"\nprobed only when a matrix row tests them: {', '.join(lazy)}")
+        print(f"\nprobed only when a matrix row tests them (or with --all): {', '.join(lazy)}")
     return 0
 
 
@@ -105,10 +115,10 @@ def _resolve(args: argparse.Namespace) -> int:
         overrides[f"torchpins.{fact}"] = value
     project = load_project(args.project)
     facts = gather_facts(
-        overrides, os.environ, project.settings.facts_used(), setting_name="--set {fact}"
+        overrides, os.environ, project.settings.facts_needed(), setting_name="--set {fact}"
     )
     resolution = resolve(project, facts)
-    for warning in resolution.warnings:
+    for warning in (*facts.warnings, *resolution.warnings):
         print(f"torchpins: warning: {warning}", file=sys.stderr)
     record = resolution.record()
     if args.json:

@@ -19,7 +19,7 @@ from packaging.version import Version
 from torchpins import __version__
 from torchpins.errors import ResolveError
 from torchpins.facts import FACTS, FactValue, format_value
-from torchpins.probe import Facts, Source, torch_facts_assumed
+from torchpins.probe import Facts, Source, cxx11abi_assumed, torch_facts_assumed
 from torchpins.settings import Project, Row, Settings
 
 _TORCH = canonicalize_name("torch")
@@ -155,6 +155,16 @@ def _apply_missing(project: Project, facts: Facts) -> Facts:
         assumed = torch_facts_assumed(
             missing, "in tool.torchpins.torch.missing", "assumed", "tool.torchpins.torch.missing"
         )
+        if "cxx11abi" in facts.values and facts.sources["cxx11abi"].kind != "override":
+            # needed, and probed from no torch: assume it for the torch named here
+            public = assumed["torch"][0]
+            assumed["cxx11abi"] = cxx11abi_assumed(
+                public if isinstance(public, str) else None,
+                facts.values.get("platform"),
+                "in tool.torchpins.torch.missing",
+            )
+            if assumed["cxx11abi"][1].problem:
+                raise ResolveError(assumed["cxx11abi"][1].problem)
         # Facts the user set explicitly keep their values.
         keep = {n for n, s in facts.sources.items() if s.kind == "override" and n != "torch"}
         return facts.with_values({n: v for n, v in assumed.items() if n not in keep})
@@ -163,12 +173,19 @@ def _apply_missing(project: Project, facts: Facts) -> Facts:
         why = f"{source.detail} is set empty, which means no torch"
     else:
         why = f"torch is not installed ({source.detail})"
+    hint = facts.torch_hint
+    cause = (
+        f"This is build isolation: {hint.sentence}."
+        if hint
+        else "This is usually build isolation: pip and uv build in a fresh environment without "
+        "torch."
+    )
+    example = hint.hidden_version if hint and hint.hidden_version else "2.8.0+cu128"
     raise ResolveError(
-        f"{project.name} pins its dependencies to the installed torch, but {why}. "
-        "This is usually build isolation: pip and uv build in a fresh environment without torch. "
+        f"{project.name} pins its dependencies to the installed torch, but {why}. {cause} "
         "Install torch and build with --no-build-isolation (pip install --no-build-isolation ..., "
         "uv pip install --no-build-isolation ...), or name the torch to build for with "
-        "TORCHPINS_TORCH=<version> (e.g. TORCHPINS_TORCH=2.8.0+cu128) or "
+        f"TORCHPINS_TORCH=<version> (e.g. TORCHPINS_TORCH={example}) or "
         "-C torchpins.torch=<version>"
     )
 

@@ -173,6 +173,13 @@ class Settings:
             used |= row.facts_used()
         return used
 
+    def facts_needed(self) -> set[str]:
+        """The facts a build must know: those the rows test, and torch unless nothing uses it."""
+        needed = self.facts_used()
+        if self.torch.pin != "none" or self.torch.missing == "error":
+            needed.add("torch")
+        return needed
+
 
 @dataclass(frozen=True)
 class Project:
