@@ -29,15 +29,26 @@ def make_fake_torch(
     xpu: str | None = None,
     dist_info: bool = True,
     version_py: bool = True,
+    cxx11abi: bool | None = None,
+    init: str | None = None,
 ) -> Path:
     """A torch distribution that only looks installed: a ``torch-X.dist-info`` plus a
-    ``torch/version.py``. Its ``__init__`` raises, so a build that imports torch fails."""
+    ``torch/version.py``. Its ``__init__`` raises, so a build that imports torch fails, unless
+    ``init`` gives other code. ``cxx11abi`` writes the flag into ``TorchConfig.cmake``, as torch
+    releases before 2.10 did."""
     directory.mkdir(parents=True, exist_ok=True)
     package = directory / "torch"
     package.mkdir(exist_ok=True)
     (package / "__init__.py").write_text(
-        'raise ImportError("fake torch: torchpins must never import torch")\n'
+        init or 'raise ImportError("fake torch: torchpins must never import torch")\n'
     )
+    if cxx11abi is not None:
+        cmake = package / "share" / "cmake" / "Torch"
+        cmake.mkdir(parents=True, exist_ok=True)
+        (cmake / "TorchConfig.cmake").write_text(
+            "# the flag as torch 2.6 wrote it\n"
+            f'set(TORCH_CXX_FLAGS "-D_GLIBCXX_USE_CXX11_ABI={int(cxx11abi)}")\n'
+        )
     if version_py:
         (package / "version.py").write_text(
             "from typing import Optional\n\n"

@@ -46,6 +46,7 @@ def test_probe_table_and_json_under_a_fake_cuda_torch(
         "value": "12.6",
         "source": "probed",
         "detail": str(site / "torch" / "version.py"),
+        "problem": None,
     }
     assert document["rocm"]["value"] is None
 
@@ -57,6 +58,7 @@ def test_probe_shows_overrides_and_their_variable(venv: Venv) -> None:
         "value": "2.8.0",
         "source": "override",
         "detail": "TORCHPINS_TORCH",
+        "problem": None,
     }
     assert document["cuda"]["value"] == "12.8"
     assert document["cuda"]["source"] == "assumed"
@@ -64,6 +66,7 @@ def test_probe_shows_overrides_and_their_variable(venv: Venv) -> None:
         "value": "darwin",
         "source": "override",
         "detail": "TORCHPINS_PLATFORM",
+        "problem": None,
     }
 
 
@@ -230,6 +233,18 @@ def test_lazy_facts_can_be_set_for_a_build(venv: Venv, tmp_path: Path) -> None:
     assert record["facts"]["nvcc"] == "12.8"
     assert record["sources"]["nvcc"] == "override"
     assert record["requires_dist"] == ["a", "b"]
-    missing = torchpins(venv, "resolve", str(project), "--set", "cxx11abi=yes", env=clean_env())
-    assert missing.returncode == 1
-    assert "'nvcc', which this version of torchpins cannot probe yet" in missing.stderr
+    # Without the override, nvcc is probed: here one from CUDA_HOME that is too old for the row.
+    home = tmp_path / "cuda"
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "nvcc").write_text("#!/bin/sh\necho 'Cuda compilation tools, release 12.2'\n")
+    (home / "bin" / "nvcc").chmod(0o755)
+    probed = torchpins(
+        venv,
+        *("resolve", str(project), "--set", "cxx11abi=yes", "--json"),
+        env=clean_env(CUDA_HOME=str(home)),
+    )
+    assert probed.returncode == 0, probed.stderr
+    record = json.loads(probed.stdout)
+    assert record["facts"]["nvcc"] == "12.2"
+    assert record["sources"]["nvcc"] == "probed"
+    assert record["requires_dist"] == ["a"]

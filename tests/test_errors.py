@@ -15,7 +15,7 @@ from tests.helpers import (
     copy_project,
     pip_wheel,
 )
-from torchpins.errors import ConfigError, OverrideError, TorchpinsError
+from torchpins.errors import ConfigError, OverrideError
 from torchpins.probe import gather_facts
 from torchpins.settings import load_project
 
@@ -345,11 +345,6 @@ def test_override_errors(
         gather_facts(settings, environ)
     for fragment in fragments:
         assert fragment in str(caught.value)
-
-
-def test_lazy_fact_without_override_is_a_clear_error() -> None:
-    with pytest.raises(TorchpinsError, match="TORCHPINS_NVCC=<value>"):
-        gather_facts({}, {}, needed={"nvcc"})
 
 
 def test_config_error_through_pip_is_one_line_without_traceback(

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import make_fake_torch
-from torchpins.probe import _torch_facts, find_torch, read_version_py
+from torchpins.probe import VersionPyError, _torch_facts, find_torch, read_version_py
 
 
 def facts_for(site: Path) -> dict[str, object]:
@@ -55,21 +57,21 @@ def test_no_torch(tmp_path: Path) -> None:
     assert find_torch([str(tmp_path)]) is None
 
 
-def test_dist_info_without_version_py_leaves_build_facts_absent(
-    tmp_path: Path, monkeypatch: object
-) -> None:
-    site = make_fake_torch(tmp_path, "2.8.0+cu128", version_py=False)
+def test_dist_info_without_version_py_leaves_build_facts_unknown(tmp_path: Path) -> None:
+    site = make_fake_torch(tmp_path, "2.8.0", version_py=False)
     import sys
 
     import pytest
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, "path", [str(site)])
-        facts = _torch_facts({})
+        _, facts = _torch_facts({})
     assert facts["torch"][0] == "2.8.0"
-    assert facts["cuda"][0] is None
-    assert facts["accelerator"][0] is None
-    assert "version.py not found" in facts["cuda"][1].detail
+    for name in ("cuda", "rocm", "accelerator"):
+        value, source = facts[name]
+        assert value is None
+        assert source.problem is not None
+        assert "has no torch/version.py beside it" in source.problem
 
 
 def test_version_py_is_parsed_not_executed(tmp_path: Path) -> None:
@@ -78,10 +80,11 @@ def test_version_py_is_parsed_not_executed(tmp_path: Path) -> None:
     assert read_version_py(str(path)) == {"cuda": "12.8", "hip": None}
 
 
-def test_broken_version_py_gives_no_values(tmp_path: Path) -> None:
+def test_broken_version_py_says_where_it_does_not_parse(tmp_path: Path) -> None:
     path = tmp_path / "version.py"
-    path.write_text("cuda = '12.8\n")
-    assert read_version_py(str(path)) == {}
+    path.write_text("__version__ = '2.8.0'\ncuda = '12.8\n")
+    with pytest.raises(VersionPyError, match=r"version.py does not parse \(.*, line 2\)"):
+        read_version_py(str(path))
 
 
 def test_legacy_egg_info_name_with_python_tag(tmp_path: Path) -> None:

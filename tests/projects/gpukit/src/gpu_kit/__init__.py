@@ -1,0 +1,1 @@
+"""gpu-kit: a test project."""
