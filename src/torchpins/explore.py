@@ -1,0 +1,434 @@
+"""Representative environments of a matrix, and what the matrix gives in each.
+
+The facts a matrix tests split every fact's range into regions at the versions its conditions
+name. One value per region (and the values string conditions name) is enough to see everything
+the matrix can do: ``check`` lints over these environments, ``table`` prints them. Everything
+here is pure: environments are fact values given to :func:`torchpins.resolve.resolve`, never
+probed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from packaging.specifiers import Specifier
+from packaging.version import Version
+
+from torchpins.errors import ResolveError
+from torchpins.facts import FACTS, FactValue, Kind, format_value
+from torchpins.probe import Facts, Source
+from torchpins.resolve import Resolution, resolve
+from torchpins.settings import Condition, Project, Settings
+
+#: Defaults for facts the matrix does not test (they cannot change its outcome).
+_DEFAULTS: dict[str, FactValue] = {
+    "python": "3.12",
+    "platform": "linux",
+    "machine": "x86_64",
+    "glibc": "2.35",
+}
+#: A machine each platform runs on, when the matrix does not test the machine.
+_MACHINES = {"linux": "x86_64", "darwin": "arm64", "win32": "AMD64"}
+#: A CUDA version for a CUDA build when no condition names one.
+_DEFAULT_CUDA = "12.8"
+_BUILD_FACTS = ("torch-local", "cuda", "rocm", "accelerator")
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One representative environment: every fact it sets, as ``--set`` would."""
+
+    values: Mapping[str, FactValue]
+
+    def describe(self, facts: Iterable[str]) -> str:
+        """``torch 2.7.1+cu126, linux`` over the facts that matter."""
+        parts = []
+        for name in facts:
+            value = self.values.get(name)
+            if name == "torch" and isinstance(value, str):
+                label = self.values.get("torch-local")
+                parts.append(f"torch {value}" + (f"+{label}" if label else ""))
+            elif name in _BUILD_FACTS:
+                continue
+            else:
+                parts.append(f"{name} {format_value(value)}")
+        return ", ".join(parts)
+
+    def torch_text(self) -> str:
+        torch = self.values.get("torch")
+        label = self.values.get("torch-local")
+        if not isinstance(torch, str):
+            return "(none)"
+        return torch + (f"+{label}" if label else "")
+
+    def set_arguments(self) -> list[str]:
+        """``FACT=VALUE`` strings that make ``torchpins resolve --set`` see this environment."""
+        arguments = []
+        for name, value in self.values.items():
+            if name == "torch-local":
+                continue  # carried by torch's label
+            if name == "torch":
+                arguments.append(f"torch={self.torch_text() if value else ''}")
+            elif isinstance(value, tuple):
+                arguments.append(f"{name}={','.join(value)}")
+            else:
+                arguments.append(f"{name}={'' if value is None else format_value(value)}")
+        return arguments
+
+    def facts(self) -> Facts:
+        source = Source("override", "a representative environment")
+        return Facts(dict(self.values), dict.fromkeys(self.values, source))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    environment: Environment
+    resolution: Resolution | None
+    error: str | None
+
+
+def evaluate(project: Project, environment: Environment) -> Outcome:
+    try:
+        return Outcome(environment, resolve(project, environment.facts()), None)
+    except ResolveError as error:
+        return Outcome(environment, None, str(error))
+
+
+# --------------------------------------------------------------------------------------------
+# Representative values
+
+
+def conditions(settings: Settings, fact: str) -> list[Condition]:
+    return [c for row in settings.matrix for c in (*row.when, *row.unless) if c.fact == fact]
+
+
+def boundaries(settings: Settings, fact: str) -> list[Version]:
+    """The versions at which ``fact``'s conditions can change their answer."""
+    points: set[Version] = set()
+    for condition in conditions(settings, fact):
+        assert condition.specifier is not None
+        for spec in condition.specifier:
+            points.update(_spec_points(spec))
+    return sorted(points)
+
+
+def _spec_points(spec: Specifier) -> list[Version]:
+    text = spec.version
+    if text.endswith(".*"):
+        base = Version(text[:-2])
+        return [base, _next_at(base, len(base.release) - 1)]
+    version = Version(text)
+    if spec.operator == "~=":
+        return [version, _next_at(version, len(version.release) - 2)]
+    if spec.operator in (">", "<=", "==", "!="):
+        return [version, just_above(version)]
+    return [version]
+
+
+def _next_at(version: Version, position: int) -> Version:
+    """``2.7.1`` bumped at ``position`` 1 -> ``2.8``."""
+    release = list(version.release[: position + 1])
+    release[-1] += 1
+    return Version(".".join(map(str, release)))
+
+
+def just_above(version: Version) -> Version:
+    """The nearest release above ``version`` that a person would write: 2.7 -> 2.7.1,
+    2.7.1 -> 2.7.2."""
+    release = list(version.release)
+    if len(release) < 3:
+        return Version(".".join(map(str, [*release, *([0] * (2 - len(release))), 1])))
+    release[-1] += 1
+    return Version(".".join(map(str, release)))
+
+
+def just_below(version: Version) -> Version:
+    """A release below ``version``: 2.6 -> 2.5, 12.6 -> 12.5, 3.0 -> 2.9, 2.7.1 -> 2.7.0."""
+    release = list(version.release)
+    while len(release) > 1 and release[-1] == 0:
+        release.pop()
+    if release[-1] > 0:
+        release[-1] -= 1
+        if len(release) == 1:
+            release.append(9)
+    else:
+        return Version("0")
+    return Version(".".join(map(str, release)))
+
+
+def far_future(points: list[Version]) -> Version:
+    """A version above every boundary: the torch of some future year."""
+    top = points[-1] if points else Version("2.0")
+    return Version(f"{top.release[0] + 1}.0")
+
+
+def version_representatives(settings: Settings, fact: str) -> list[str]:
+    """One version per region between the boundaries, plus one below them."""
+    points = boundaries(settings, fact)
+    if not points:
+        return []
+    values = {just_below(points[0]), *points}
+    return [str(v) for v in sorted(values)]
+
+
+def _strings(settings: Settings, fact: str) -> list[str]:
+    found: list[str] = []
+    for condition in conditions(settings, fact):
+        for item in condition.strings:
+            if item not in found:
+                found.append(item)
+    return found
+
+
+def representative_values(settings: Settings, fact: str) -> list[FactValue]:
+    """The values of one fact worth trying (for facts other than torch and its build)."""
+    spec = FACTS[fact]
+    if spec.kind is Kind.BOOLEAN:
+        return [True, False]
+    if spec.kind is Kind.VERSION_LIST:
+        return [(), *[(v,) for v in version_representatives(settings, fact)]]
+    if spec.kind is Kind.VERSION:
+        values: list[FactValue] = list(version_representatives(settings, fact))
+        if fact in ("glibc", "nvcc", "cuda-driver"):
+            values.append(None)
+        return values or [_DEFAULTS.get(fact)]
+    return list(_strings(settings, fact))
+
+
+def _cuda_label(version: str) -> str:
+    release = Version(version).release
+    return f"cu{release[0]}{release[1] if len(release) > 1 else 0}"
+
+
+def builds(settings: Settings) -> list[dict[str, FactValue]]:
+    """The torch builds worth trying: CPU, and CUDA / ROCm / XPU builds at the versions the rows
+    name, each with the label, CUDA/ROCm version and accelerator that go together."""
+    used = settings.facts_used()
+    if not used & set(_BUILD_FACTS):
+        return [{"torch-local": None, "cuda": None, "rocm": None, "accelerator": "cpu"}]
+    accelerators = set(_strings(settings, "accelerator"))
+    labels = _strings(settings, "torch-local")
+    found: list[dict[str, FactValue]] = [
+        {"torch-local": "cpu", "cuda": None, "rocm": None, "accelerator": "cpu"}
+    ]
+    cuda = version_representatives(settings, "cuda")
+    if not cuda and ("cuda" in used or "cuda" in accelerators or any(_is_cu(x) for x in labels)):
+        cuda = [_DEFAULT_CUDA]
+    for label in labels:
+        if _is_cu(label):
+            digits = label[2:]
+            cuda.append(f"{int(digits[:-1])}.{digits[-1]}")
+    for version in sorted(set(cuda), key=Version):
+        label = _cuda_label(version)
+        found.append({"torch-local": label, "cuda": version, "rocm": None, "accelerator": "cuda"})
+    rocm = version_representatives(settings, "rocm")
+    rocm += [label[4:] for label in labels if label.startswith("rocm")]
+    if not rocm and ("rocm" in used or "rocm" in accelerators):
+        rocm = ["6.3"]
+    for version in sorted(set(rocm), key=Version):
+        found.append(
+            {"torch-local": f"rocm{version}", "cuda": None, "rocm": version, "accelerator": "rocm"}
+        )
+    if "xpu" in accelerators or "xpu" in labels:
+        found.append({"torch-local": "xpu", "cuda": None, "rocm": None, "accelerator": "xpu"})
+    return found
+
+
+def _is_cu(label: str) -> bool:
+    return label.startswith("cu") and label[2:].isdigit() and len(label) >= 4
+
+
+def platforms(settings: Settings) -> list[tuple[str, str]]:
+    """(platform, machine) pairs: linux, the platforms the rows name, and the machines they name
+    on the platforms those machines exist on."""
+    names = ["linux", *[p for p in _strings(settings, "platform") if p != "linux"]]
+    machines = _strings(settings, "machine")
+    pairs: list[tuple[str, str]] = []
+    for platform in names:
+        default = _MACHINES.get(platform, "x86_64")
+        pairs.append((platform, default))
+        for machine in machines:
+            if machine != default and _machine_fits(platform, machine):
+                pairs.append((platform, machine))
+    return pairs
+
+
+def _machine_fits(platform: str, machine: str) -> bool:
+    if platform == "darwin":
+        return machine in ("arm64", "x86_64")
+    if platform == "win32":
+        return machine in ("AMD64", "ARM64", "x86")
+    return machine not in ("arm64", "AMD64", "ARM64")
+
+
+def environments(
+    settings: Settings, fixed: Mapping[str, FactValue] | None = None
+) -> list[Environment]:
+    """Every combination of representative values of the facts the matrix uses: torch regions x
+    platforms x builds x the other facts. ``fixed`` pins some facts (``table --set``)."""
+    fixed = dict(fixed or {})
+    used = settings.facts_used()
+    torch_values: list[FactValue] = list(version_representatives(settings, "torch"))
+    if not torch_values:
+        torch_values = ["2.8.0"]
+    others = [
+        name
+        for name in FACTS
+        if name in used and name not in ("torch", "platform", "machine", *_BUILD_FACTS)
+    ]
+    result: list[Environment] = []
+    seen: set[tuple[tuple[str, FactValue], ...]] = set()
+    pairs = platforms(settings)
+    if "platform" in fixed:
+        wanted = fixed["platform"]
+        pairs = [pair for pair in pairs if pair[0] == wanted] or [
+            (str(wanted), _MACHINES.get(str(wanted), "x86_64"))
+        ]
+    if "machine" in fixed:
+        pairs = sorted({(platform, str(fixed["machine"])) for platform, _ in pairs})
+    for torch, (platform, machine), build in itertools.product(
+        torch_values, pairs, builds(settings)
+    ):
+        if platform == "darwin" and build["accelerator"] not in ("cpu",):
+            continue
+        build = dict(build)
+        if platform == "darwin":
+            build["torch-local"] = None
+        base: dict[str, FactValue] = {
+            "torch": torch,
+            **build,
+            "python": _DEFAULTS["python"],
+            "platform": platform,
+            "machine": machine,
+            "glibc": _DEFAULTS["glibc"] if platform == "linux" else None,
+        }
+        for combination in itertools.product(*(representative_values(settings, n) for n in others)):
+            values = dict(base)
+            values.update(zip(others, combination, strict=True))
+            if values.get("platform") != "linux" and "glibc" in others:
+                values["glibc"] = None
+            values.update(fixed)
+            _complete_torch(values, fixed)
+            key = tuple(sorted(values.items(), key=lambda item: item[0]))
+            if key not in seen:
+                seen.add(key)
+                result.append(Environment(values))
+    return result
+
+
+def _complete_torch(values: dict[str, FactValue], fixed: Mapping[str, FactValue]) -> None:
+    """A torch fixed with a label (``--set torch=2.7.1+cu126``) brings its build with it."""
+    torch = fixed.get("torch")
+    if isinstance(torch, str) and "+" in torch:
+        from torchpins.facts import assumed_from_label, split_torch_version
+
+        public, label = split_torch_version(torch)
+        values["torch"] = public
+        values["torch-local"] = label
+        for name, value in assumed_from_label(label).items():
+            if name not in fixed:
+                values[name] = value
+    elif "torch" in fixed and torch is None:
+        for name in _BUILD_FACTS:
+            if name not in fixed:
+                values[name] = None
+
+
+def ordered_facts(settings: Settings) -> list[str]:
+    """The facts worth showing for this matrix, in the registry's order."""
+    used = settings.facts_used() | {"torch"}
+    return [name for name in FACTS if name in used or name == "platform"]
+
+
+# --------------------------------------------------------------------------------------------
+# The table
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    outcomes: tuple[Outcome, ...]
+
+
+def requirement_cells(resolution: Resolution) -> dict[str, str]:
+    """Column -> cell for one resolution: ``xformers`` -> ``==0.0.31``; an extra's requirement
+    is the column ``vllm [vllm]``; a provided extra with no requirements shows as provided."""
+    cells: dict[str, str] = {}
+    for requirement in resolution.dependencies:
+        cells[requirement.name] = _requirement_text(requirement)
+    for extra, requirements in resolution.extras:
+        cells[f"[{extra}]"] = "provided"
+        for requirement in requirements:
+            cells[f"{requirement.name} [{extra}]"] = _requirement_text(requirement)
+    return cells
+
+
+def _requirement_text(requirement: object) -> str:
+    from packaging.requirements import Requirement
+
+    assert isinstance(requirement, Requirement)
+    text = str(requirement.specifier) or "any"
+    if requirement.extras:
+        text = f"[{','.join(sorted(requirement.extras))}] {text}"
+    if requirement.marker is not None:
+        text += f"; {requirement.marker}"
+    return text
+
+
+def build_table(project: Project, fixed: Mapping[str, FactValue] | None = None) -> Table:
+    """Environments as rows; the facts that tell them apart and the requirements that vary
+    between them as columns."""
+    outcomes = [evaluate(project, env) for env in environments(project.settings, fixed)]
+    facts = [
+        name
+        for name in ordered_facts(project.settings)
+        if len({_fact_cell(o.environment, name) for o in outcomes}) > 1 or name == "torch"
+    ]
+    if any(o.environment.values.get("torch-local") for o in outcomes):
+        facts = [name for name in facts if name not in _BUILD_FACTS]
+        facts.insert(facts.index("torch") + 1, "build")
+    cells = [requirement_cells(o.resolution) if o.resolution else {} for o in outcomes]
+    names: list[str] = []
+    for row in cells:
+        for name in row:
+            if name not in names:
+                names.append(name)
+    varying = [
+        name
+        for name in names
+        if len({row.get(name, "-") for row, o in zip(cells, outcomes, strict=True) if not o.error})
+        > 1
+    ]
+    rows = []
+    for outcome, row in zip(outcomes, cells, strict=True):
+        context = [_fact_cell(outcome.environment, name) for name in facts]
+        if outcome.error:
+            requirements = ["-"] * len(varying)
+            note = f"error: {short_error(outcome.error)}"
+        else:
+            requirements = [row.get(name, "-") for name in varying]
+            assert outcome.resolution is not None
+            note = "; ".join(outcome.resolution.warnings)
+        rows.append((*context, *requirements, note))
+    return Table((*facts, *varying, "notes"), tuple(rows), tuple(outcomes))
+
+
+def _fact_cell(environment: Environment, name: str) -> str:
+    values = environment.values
+    if name == "torch":
+        torch = values.get("torch")
+        return torch if isinstance(torch, str) else "(none)"
+    if name == "build":
+        label = values.get("torch-local")
+        return label if isinstance(label, str) else "-"
+    return format_value(values.get(name))
+
+
+def short_error(message: str) -> str:
+    """A build error as a table cell: the row's own message, or that no row covers torch."""
+    if "matches none of the matrix rows that test torch" in message:
+        return 'no row covers this torch (unmatched = "error")'
+    return message.split(" (tool.torchpins.matrix[")[0]
