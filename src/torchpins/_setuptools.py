@@ -67,6 +67,10 @@ def prepare_injection(
     facts = gather_facts(config_settings, needed=project.settings.facts_needed())
     resolution = resolve(project, facts)
     _report(resolution)
+    if project.settings.guard is not None:
+        from torchpins.guard import write
+
+        write(project, resolution.facts.values)
     return Injection(
         tuple(resolution.install_requires),
         tuple((name, tuple(reqs)) for name, reqs in resolution.extras_require.items()),

@@ -60,6 +60,52 @@ def _parser() -> argparse.ArgumentParser:
     )
     resolve.add_argument("--json", action="store_true", help="print the build record as JSON")
     resolve.set_defaults(run=_resolve)
+
+    check = commands.add_parser("check", help="lint the configuration and the matrix")
+    check.add_argument("project", nargs="?", default=".", help="project directory (default: .)")
+    check.add_argument("--json", action="store_true", help="print the findings as JSON")
+    check.set_defaults(run=_check_command)
+
+    inspect = commands.add_parser(
+        "inspect", help="show what a wheel or installed distribution was built for"
+    )
+    inspect.add_argument("target", metavar="WHEEL|DISTRIBUTION", help="a .whl file or a name")
+    inspect.add_argument("--json", action="store_true", help="print JSON")
+    inspect.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when the torch here does not fit the build, with the reinstall command",
+    )
+    inspect.set_defaults(run=_inspect_command)
+
+    ci = commands.add_parser(
+        "ci-matrix", help="the CI build matrix from [tool.torchpins.ci], one job per wheel"
+    )
+    ci.add_argument("project", nargs="?", default=".", help="project directory (default: .)")
+    ci.add_argument(
+        "--format",
+        choices=("github", "json"),
+        default="github",
+        help="github: one line of JSON for strategy.matrix (fromJSON); json: the jobs and the "
+        "excluded combinations, indented",
+    )
+    ci.set_defaults(run=_ci_command)
+
+    table = commands.add_parser(
+        "table", help="show the requirements the matrix gives in representative environments"
+    )
+    table.add_argument("project", nargs="?", default=".", help="project directory (default: .)")
+    table.add_argument("--format", choices=("markdown", "json"), default="markdown")
+    table.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FACT=VALUE",
+        type=_fact_assignment,
+        help="fix a fact in every environment (--set platform=linux)",
+    )
+    table.set_defaults(run=_table_command)
     return parser
 
 
@@ -101,6 +147,147 @@ def _probe(args: argparse.Namespace) -> int:
     if lazy:
         print(f"\nprobed only when a matrix row tests them (or with --all): {', '.join(lazy)}")
     return 0
+
+
+def _fixed_facts(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    from torchpins.facts import parse_fact_value
+
+    fixed: dict[str, Any] = {}
+    for fact, value in pairs:
+        if fact in fixed:
+            raise OverrideError(f"--set {fact} is given more than once; give it once")
+        fixed[fact] = parse_fact_value(fact, value, f"--set {fact}")
+    return fixed
+
+
+def _check_command(args: argparse.Namespace) -> int:
+    from torchpins.check import Finding, check
+    from torchpins.errors import ConfigError
+    from torchpins.settings import load_project
+
+    try:
+        project = load_project(args.project)
+        findings = check(project)
+    except ConfigError as error:  # what a build would reject: one finding, the build's message
+        findings = [Finding("error", "pyproject.toml", str(error), "a build stops here")]
+    errors = sum(finding.severity == "error" for finding in findings)
+    if args.json:
+        print(json.dumps([finding.__dict__ for finding in findings], indent=2))
+    else:
+        for finding in findings:
+            print(finding)
+        warnings = len(findings) - errors
+        verdict = (
+            "no problems found" if not findings else f"{errors} error(s), {warnings} warning(s)"
+        )
+        print(f"torchpins check: {verdict}", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def _inspect_command(args: argparse.Namespace) -> int:
+    from torchpins.inspect import compare, read_record, reinstall_command, torch_text
+    from torchpins.probe import gather_facts
+
+    inspected = read_record(args.target)
+    here = gather_facts()
+    mismatches = compare(inspected, here)
+    record = inspected.record
+    if args.json:
+        document = {
+            "name": inspected.name,
+            "version": inspected.version,
+            "where": inspected.where,
+            "record": record,
+            "here": {"torch": torch_text(here), **dict(here.values)},
+            "matches": not mismatches,
+            "mismatches": [m.__dict__ for m in mismatches],
+            "reinstall": reinstall_command(inspected) if mismatches else None,
+        }
+        print(json.dumps(document, indent=2, default=list))
+    else:
+        facts = record["facts"]
+        print(f"{inspected.name} {inspected.version} ({inspected.where})")
+        built = torch_text(facts)
+        print(f"built for: torch {built} by torchpins {record.get('torchpins', '?')}")
+        details = ("cuda", "rocm", "accelerator", "python", "platform", "machine")
+        print("  " + ", ".join(f"{k} {facts.get(k) or '-'}" for k in details))
+        print(f"  rows applied: {record.get('matched', [])}")
+        for line in record.get("requires_dist", []):
+            print(f"  Requires-Dist: {line}")
+        print(f"this environment: torch {torch_text(here)} ({here.sources['torch'].detail})")
+        if not mismatches:
+            print("matches: yes")
+        for mismatch in mismatches:
+            print(
+                f"MISMATCH: {mismatch.fact}: built for {mismatch.built}, here {mismatch.here}"
+                f" ({mismatch.why})"
+            )
+    if mismatches and args.check:
+        print(
+            f"torchpins: error: {inspected.name} {inspected.version} was built for torch "
+            f"{torch_text(record['facts'])}, but this environment has torch {torch_text(here)}; "
+            "a wheel cache reuses old builds because it ignores torch. Rebuild it here: "
+            f"{reinstall_command(inspected)}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def _ci_command(args: argparse.Namespace) -> int:
+    from torchpins.ci import jobs
+    from torchpins.settings import load_project
+
+    found = jobs(load_project(args.project))
+    include = [job.entry for job in found if job.entry is not None]
+    excluded = [job.reason for job in found if job.entry is None]
+    if args.format == "github":
+        print(json.dumps({"include": include}, separators=(",", ":")))
+        for reason in excluded:
+            print(f"torchpins: left out: {reason}", file=sys.stderr)
+    else:
+        print(json.dumps({"include": include, "excluded": excluded}, indent=2))
+    return 0
+
+
+def _table_command(args: argparse.Namespace) -> int:
+    from torchpins.explore import build_table
+    from torchpins.settings import load_project
+
+    project = load_project(args.project)
+    table = build_table(project, _fixed_facts(args.overrides))
+    if args.format == "json":
+        document = [
+            {
+                "environment": outcome.environment.values,
+                "set": outcome.environment.set_arguments(),
+                "requires_dist": outcome.resolution.requires_dist if outcome.resolution else None,
+                "provides_extra": outcome.resolution.provides_extra if outcome.resolution else None,
+                "error": outcome.error,
+                "cells": dict(zip(table.columns, row, strict=True)),
+            }
+            for outcome, row in zip(table.outcomes, table.rows, strict=True)
+        ]
+        print(json.dumps(document, indent=2))
+        return 0
+    print(_markdown(table.columns, table.rows))
+    return 0
+
+
+def _markdown(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    widths = [max(len(cell(line[i])) for line in [columns, *rows]) for i in range(len(columns))]
+    lines = [
+        "| " + " | ".join(cell(c).ljust(w) for c, w in zip(columns, widths, strict=True)) + " |"
+    ]
+    lines.append("| " + " | ".join("-" * w for w in widths) + " |")
+    for row in rows:
+        lines.append(
+            "| " + " | ".join(cell(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
+        )
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def _resolve(args: argparse.Namespace) -> int:

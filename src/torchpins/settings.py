@@ -33,7 +33,18 @@ PIN_POLICIES: tuple[str, ...] = ("minor", "exact", "local", "floor", "none")
 UNMATCHED_POLICIES: tuple[str, ...] = ("error", "warn", "ignore")
 MISSING_WORDS: tuple[str, ...] = ("error", "unpinned")
 
-_TOP_KEYS = ("dependencies", "optional-dependencies", "unmatched", "torch", "matrix")
+_TOP_KEYS = ("dependencies", "optional-dependencies", "unmatched", "torch", "matrix", "guard", "ci")
+_GUARD_KEYS = ("file", "on-mismatch")
+_CI_KEYS = ("python", "platforms", "torch")
+_CI_TORCH_KEYS = ("version", "builds")
+#: platform-machine pairs CI can build on, and the GitHub Actions runner for each.
+CI_PLATFORMS = {
+    "linux-x86_64": "ubuntu-latest",
+    "linux-aarch64": "ubuntu-24.04-arm",
+    "darwin-arm64": "macos-latest",
+    "darwin-x86_64": "macos-13",
+    "win32-AMD64": "windows-latest",
+}
 _TORCH_KEYS = ("pin", "missing")
 _ROW_KEYS = ("when", "unless", "error", "remove", "drop-extras", "extras", "add", "pins")
 #: Spellings people reach for that ``sys.platform`` never has.
@@ -154,6 +165,30 @@ class TorchSettings:
 
 
 @dataclass(frozen=True)
+class GuardSettings:
+    """``[tool.torchpins.guard]``: a module written at build time that checks, when the package
+    is imported, that the torch present is the one it was built for."""
+
+    file: str  # relative to the project directory, with "/" separators
+    on_mismatch: Literal["error", "warn"] = "error"
+
+
+@dataclass(frozen=True)
+class CiTorch:
+    version: str
+    builds: tuple[str, ...]  # local labels; empty: the default build of the index
+
+
+@dataclass(frozen=True)
+class CiSettings:
+    """``[tool.torchpins.ci]``: the environments to build wheels for in CI."""
+
+    python: tuple[str, ...]
+    platforms: tuple[str, ...]
+    torch: tuple[CiTorch, ...]
+
+
+@dataclass(frozen=True)
 class Settings:
     """``[tool.torchpins]``, validated."""
 
@@ -162,6 +197,8 @@ class Settings:
     unmatched: Unmatched
     torch: TorchSettings
     matrix: tuple[Row, ...]
+    guard: GuardSettings | None = None
+    ci: CiSettings | None = None
 
     @property
     def has_extras(self) -> bool:
@@ -188,6 +225,8 @@ class Project:
     directory: str
     name: str
     settings: Settings
+    #: [project].version when it is static; None when dynamic.
+    version: str | None = None
 
 
 # --------------------------------------------------------------------------------------------
@@ -209,7 +248,13 @@ def load_project(directory: str | os.PathLike[str] = ".") -> Project:
         )
     settings = parse_settings(table)
     name = _check_project_table(document, settings)
-    return Project(directory=directory, name=name, settings=settings)
+    version = document["project"].get("version")
+    return Project(
+        directory=directory,
+        name=name,
+        settings=settings,
+        version=version if isinstance(version, str) else None,
+    )
 
 
 def read_toml(path: str) -> dict[str, Any]:
@@ -302,9 +347,107 @@ def parse_settings(table: Any) -> Settings:
         unmatched=cast(Unmatched, unmatched),
         torch=torch,
         matrix=matrix,
+        guard=_guard(table["guard"], f"{key}.guard") if "guard" in table else None,
+        ci=_ci(table["ci"], f"{key}.ci") if "ci" in table else None,
     )
     _check_pins_are_declared(settings)
     return settings
+
+
+def _guard(raw: Any, key: str) -> GuardSettings:
+    table = _table(raw, key)
+    _reject_unknown(table, _GUARD_KEYS, key)
+    if "file" not in table:
+        raise ConfigError(
+            f'{key}.file is missing; name the module to write, e.g. "src/mypkg/_torch_guard.py"'
+        )
+    file = _string(table["file"], f"{key}.file").replace("\\", "/")
+    parts = file.split("/")
+    if (
+        not file.endswith(".py")
+        or file.startswith("/")
+        or ":" in file
+        or ".." in parts
+        or any(not part for part in parts)
+    ):
+        raise ConfigError(
+            f"{key}.file: {file!r} must be a relative path to a .py file inside the project, "
+            'e.g. "src/mypkg/_torch_guard.py"'
+        )
+    on_mismatch = _choice(
+        table.get("on-mismatch", "error"), ("error", "warn"), f"{key}.on-mismatch"
+    )
+    return GuardSettings(file, cast(Literal["error", "warn"], on_mismatch))
+
+
+def _ci(raw: Any, key: str) -> CiSettings:
+    table = _table(raw, key)
+    _reject_unknown(table, _CI_KEYS, key)
+    python = _string_list(table.get("python", []), f"{key}.python")
+    for index, text in enumerate(python):
+        try:
+            version = Version(text)
+        except InvalidVersion:
+            version = None
+        if version is None or len(version.release) != 2 or version.local or version.pre:
+            raise ConfigError(f"{key}.python[{index}]: {text!r} is not a Python version like 3.12")
+    platforms = _string_list(table.get("platforms", ["linux-x86_64"]), f"{key}.platforms")
+    for index, text in enumerate(platforms):
+        if text not in CI_PLATFORMS:
+            raise ConfigError(
+                f"{key}.platforms[{index}]: {text!r} is not one of {', '.join(CI_PLATFORMS)}"
+                f"{did_you_mean(text, CI_PLATFORMS)}"
+            )
+    raw_torch = table.get("torch")
+    if not isinstance(raw_torch, list) or not raw_torch:
+        raise ConfigError(
+            f"{key}.torch: expected an array of tables ([[{key}.torch]] with version and builds)"
+        )
+    entries = []
+    for index, item in enumerate(raw_torch):
+        item_key = f"{key}.torch[{index}]"
+        entry = _table(item, item_key)
+        _reject_unknown(entry, _CI_TORCH_KEYS, item_key)
+        if "version" not in entry:
+            raise ConfigError(f'{item_key}.version is missing; e.g. version = "2.8.0"')
+        text = _string(entry["version"], f"{item_key}.version")
+        try:
+            version = Version(text)
+        except InvalidVersion:
+            raise ConfigError(f"{item_key}.version: {text!r} is not a valid version") from None
+        if version.local:
+            raise ConfigError(
+                f"{item_key}.version: {text!r} has a label; put the build in builds "
+                f'(builds = ["{version.local}"])'
+            )
+        builds = _string_list(entry.get("builds", []), f"{item_key}.builds")
+        for build_index, build in enumerate(builds):
+            if not _is_build_label(build):
+                raise ConfigError(
+                    f"{item_key}.builds[{build_index}]: {build!r} is not a torch build label "
+                    "such as cpu, cu128, rocm6.3 or xpu"
+                )
+        entries.append(CiTorch(text, tuple(builds)))
+    if not python:
+        raise ConfigError(f'{key}.python is missing or empty; e.g. python = ["3.11", "3.12"]')
+    return CiSettings(tuple(python), tuple(platforms), tuple(entries))
+
+
+def _is_build_label(label: str) -> bool:
+    import re
+
+    return bool(re.fullmatch(r"cpu|xpu|cu\d{3,}|rocm\d+(\.\d+)*", label))
+
+
+def _string_list(raw: Any, key: str) -> tuple[str, ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{key}: expected a list of strings, got {_type(raw)}")
+    values = []
+    for index, item in enumerate(raw):
+        values.append(_string(item, f"{key}[{index}]"))
+    if len(set(values)) != len(values):
+        raise ConfigError(f"{key}: lists a value twice")
+    return tuple(values)
 
 
 def _torch_settings(raw: Any, key: str) -> TorchSettings:

@@ -1,0 +1,180 @@
+"""``torchpins inspect``: what a wheel or an installed distribution was built for, and whether
+this environment still fits it.
+
+pip's and uv's wheel caches key on the sdist and the interpreter, never on torch, so a wheel built
+for torch 2.7 can be installed beside torch 2.8 and fail with ``undefined symbol``. The build
+record says what it was built for; this compares it with what is here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.version import InvalidVersion, Version
+
+from torchpins.errors import TorchpinsError
+from torchpins.facts import FactValue, format_value
+from torchpins.probe import Facts
+
+
+class InspectError(TorchpinsError):
+    """The wheel or distribution cannot be read, or holds no build record."""
+
+
+@dataclass(frozen=True)
+class Inspected:
+    name: str
+    version: str
+    where: str
+    record: dict[str, Any]
+
+
+def read_record(target: str) -> Inspected:
+    """The build record of a wheel file, or of an installed distribution named ``target``."""
+    if target.endswith(".whl") or os.path.isfile(target):
+        return _from_wheel(target)
+    return _from_distribution(target)
+
+
+def _from_wheel(path: str) -> Inspected:
+    try:
+        with zipfile.ZipFile(path) as wheel:
+            names = wheel.namelist()
+            records = [
+                n for n in names if n.count("/") == 1 and n.endswith(".dist-info/torchpins.json")
+            ]
+            metadata = [n for n in names if n.count("/") == 1 and n.endswith(".dist-info/METADATA")]
+            if not records:
+                raise InspectError(
+                    f"{path} holds no .dist-info/torchpins.json: it was not built by torchpins"
+                )
+            text = wheel.read(records[0]).decode("utf-8")
+            header = wheel.read(metadata[0]).decode("utf-8") if metadata else ""
+    except FileNotFoundError:
+        raise InspectError(f"{path} does not exist") from None
+    except (zipfile.BadZipFile, OSError) as error:
+        raise InspectError(f"{path} is not a readable wheel ({error})") from None
+    name, version = _name_version(header, os.path.basename(path))
+    return Inspected(name, version, path, _parse(text, path))
+
+
+def _from_distribution(name: str) -> Inspected:
+    from importlib.metadata import PackageNotFoundError, distribution
+
+    try:
+        dist = distribution(name)
+    except PackageNotFoundError:
+        raise InspectError(
+            f"{name!r} is neither a wheel file nor a distribution installed here"
+        ) from None
+    text = dist.read_text("torchpins.json")
+    if text is None:
+        raise InspectError(
+            f"{dist.metadata['Name']} {dist.version} holds no torchpins.json: it was not built by "
+            "torchpins (or was installed from an sdist by an old torchpins)"
+        )
+    where = str(getattr(dist, "_path", name))
+    return Inspected(dist.metadata["Name"], dist.version, where, _parse(text, where))
+
+
+def _name_version(header: str, filename: str) -> tuple[str, str]:
+    from email.parser import HeaderParser
+
+    message = HeaderParser().parsestr(header)
+    name = message.get("Name") or filename.split("-")[0]
+    version = message.get("Version") or [*filename.split("-"), "?"][1]
+    return str(name), str(version)
+
+
+def _parse(text: str, where: str) -> dict[str, Any]:
+    try:
+        record = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InspectError(f"the build record in {where} is not valid JSON ({error})") from None
+    if not isinstance(record, dict) or not isinstance(record.get("facts"), dict):
+        raise InspectError(f"the build record in {where} has no facts")
+    return record
+
+
+# --------------------------------------------------------------------------------------------
+# Comparing
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    fact: str
+    built: str
+    here: str
+    why: str
+
+
+def torch_text(facts: dict[str, Any] | Facts) -> str:
+    values = facts.values if isinstance(facts, Facts) else facts
+    torch = values.get("torch")
+    label = values.get("torch-local")
+    if not torch:
+        return "(no torch)"
+    return f"{torch}+{label}" if label else str(torch)
+
+
+def compare(inspected: Inspected, here: Facts) -> list[Mismatch]:
+    """What differs between the torch the wheel was built for and the torch here, in the ways
+    that break a torch-dependent package: another torch minor release (2.7 vs 2.8), or another
+    build (CPU vs CUDA vs ROCm, another CUDA or ROCm version). The runtime guard applies the same
+    rule."""
+    built: dict[str, FactValue] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in inspected.record["facts"].items()
+    }
+    now = here.values
+    torch_built, torch_now = built.get("torch"), now.get("torch")
+    if not isinstance(torch_built, str):
+        return []  # built without torch facts (missing = "unpinned"): nothing to compare
+    if not isinstance(torch_now, str):
+        return [Mismatch("torch", torch_text(built), "(none)", "torch is not installed")]
+    mismatches: list[Mismatch] = []
+    if _minor(torch_built) != _minor(torch_now):
+        mismatches.append(
+            Mismatch("torch", torch_text(built), torch_text(here), "another torch release")
+        )
+    for fact in ("accelerator", "cuda", "rocm"):
+        if _release(built.get(fact)) != _release(now.get(fact)):
+            mismatches.append(
+                Mismatch(
+                    fact,
+                    format_value(built.get(fact)),
+                    format_value(now.get(fact)),
+                    "another torch build",
+                )
+            )
+    return mismatches
+
+
+def _minor(value: FactValue) -> tuple[int, ...] | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return Version(value).release[:2]
+    except InvalidVersion:
+        return None
+
+
+def _release(value: FactValue) -> object:
+    if isinstance(value, str):
+        try:
+            return Version(value).release[:2]
+        except InvalidVersion:
+            return value
+    return value
+
+
+def reinstall_command(inspected: Inspected) -> str:
+    """Rebuild against the torch that is here: pip's cache ignores torch, so bypass it; keep the
+    build in this environment; do not let pip touch torch (--no-deps)."""
+    return (
+        "pip install --no-cache-dir --force-reinstall --no-build-isolation --no-deps "
+        f"{inspected.name}=={inspected.version}"
+    )
