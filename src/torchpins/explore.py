@@ -355,12 +355,13 @@ class Table:
 
 def requirement_cells(resolution: Resolution) -> dict[str, str]:
     """Column -> cell for one resolution: ``xformers`` -> ``==0.0.31``; an extra's requirement
-    is the column ``vllm [vllm]``; a provided extra with no requirements shows as provided."""
+    is the column ``vllm [vllm]``; ``extra vllm`` says whether the extra is provided at all."""
     cells: dict[str, str] = {}
     for requirement in resolution.dependencies:
-        cells[requirement.name] = _requirement_text(requirement)
+        name = "torch (pin)" if requirement.name == "torch" else requirement.name
+        cells[name] = _requirement_text(requirement)
     for extra, requirements in resolution.extras:
-        cells[f"[{extra}]"] = "provided"
+        cells[f"extra {extra}"] = "provided"
         for requirement in requirements:
             cells[f"{requirement.name} [{extra}]"] = _requirement_text(requirement)
     return cells
