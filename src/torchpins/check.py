@@ -351,40 +351,22 @@ def _extras_dropped_and_readded(settings: Settings, outcomes: list[Outcome]) -> 
 
 
 def _undeclared_names(settings: Settings) -> list[Finding]:
-    requirements = set()
-    extras = {name for name, _ in settings.optional_dependencies}
-    requirements |= {canonicalize_name(r.name) for r in settings.dependencies}
-    for _, reqs in settings.optional_dependencies:
-        requirements |= {canonicalize_name(r.name) for r in reqs}
-    for row in settings.matrix:
-        requirements |= {canonicalize_name(r.name) for r in row.add}
-        for extra, reqs in row.extras:
-            extras.add(extra)
-            requirements |= {canonicalize_name(r.name) for r in reqs}
-    if settings.torch.pin != "none":
-        requirements.add(canonicalize_name("torch"))
     findings = []
+    checks = (
+        ("remove", settings.declared_names(), "is declared nowhere", "removing"),
+        ("drop-extras", settings.declared_extras(), "is an extra nobody declares", "dropping"),
+    )
     for row in settings.matrix:
-        for name in row.remove:
-            if name not in requirements:
+        for field, known, what, doing in checks:
+            for name in row.remove if field == "remove" else row.drop_extras:
+                if name in known:
+                    continue
                 findings.append(
                     Finding(
                         "warning",
-                        f"{row.key}.remove",
-                        f"{name!r} is declared nowhere{did_you_mean(name, requirements)}, so "
-                        "removing it does nothing",
-                        "fix the name, or drop it from remove",
-                    )
-                )
-        for extra in row.drop_extras:
-            if extra not in extras:
-                findings.append(
-                    Finding(
-                        "warning",
-                        f"{row.key}.drop-extras",
-                        f"{extra!r} is an extra nobody declares{did_you_mean(extra, extras)}, so "
-                        "dropping it does nothing",
-                        "fix the name, or drop it from drop-extras",
+                        f"{row.key}.{field}",
+                        f"{name!r} {what}{did_you_mean(name, known)}, so {doing} it does nothing",
+                        f"fix the name, or drop it from {field}",
                     )
                 )
     return findings

@@ -48,14 +48,9 @@ def _parser() -> argparse.ArgumentParser:
 
     resolve = commands.add_parser("resolve", help="show what a build of a project would write")
     resolve.add_argument("project", nargs="?", default=".", help="project directory (default: .)")
-    resolve.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="FACT=VALUE",
-        type=_fact_assignment,
-        help="describe another environment (like -C torchpins.FACT=VALUE); "
+    _add_set_option(
+        resolve,
+        "describe another environment (like -C torchpins.FACT=VALUE); "
         "an empty value means absent: --set torch= is 'no torch installed'",
     )
     resolve.add_argument("--json", action="store_true", help="print the build record as JSON")
@@ -96,17 +91,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     table.add_argument("project", nargs="?", default=".", help="project directory (default: .)")
     table.add_argument("--format", choices=("markdown", "json"), default="markdown")
-    table.add_argument(
+    _add_set_option(table, "fix a fact in every environment (--set platform=linux)")
+    table.set_defaults(run=_table_command)
+    return parser
+
+
+def _add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="FACT=VALUE",
         type=_fact_assignment,
-        help="fix a fact in every environment (--set platform=linux)",
+        help=help,
     )
-    table.set_defaults(run=_table_command)
-    return parser
 
 
 def _fact_assignment(text: str) -> tuple[str, str]:

@@ -210,6 +210,26 @@ class Settings:
             used |= row.facts_used()
         return used
 
+    def declared_names(self) -> set[NormalizedName]:
+        """Every requirement name the base lists or any row's ``add``/``extras`` declare, and
+        torch unless ``pin = "none"``."""
+        declared = {canonicalize_name(req.name) for req in self.dependencies}
+        for _, requirements in self.optional_dependencies:
+            declared |= {canonicalize_name(req.name) for req in requirements}
+        for row in self.matrix:
+            declared |= {canonicalize_name(req.name) for req in row.add}
+            for _, requirements in row.extras:
+                declared |= {canonicalize_name(req.name) for req in requirements}
+        if self.torch.pin != "none":
+            declared.add(canonicalize_name("torch"))
+        return declared
+
+    def declared_extras(self) -> set[NormalizedName]:
+        extras = {name for name, _ in self.optional_dependencies}
+        for row in self.matrix:
+            extras |= {name for name, _ in row.extras}
+        return extras
+
     def facts_needed(self) -> set[str]:
         """The facts a build must know: those the rows test, and torch unless nothing uses it."""
         needed = self.facts_used()
@@ -559,15 +579,7 @@ def _condition(fact: str, value: Any, key: str) -> Condition:
 
 def _check_pins_are_declared(settings: Settings) -> None:
     """A typo guard: a ``pins`` name must be declared somewhere (SPEC section 2)."""
-    declared = {canonicalize_name(req.name) for req in settings.dependencies}
-    for _, requirements in settings.optional_dependencies:
-        declared |= {canonicalize_name(req.name) for req in requirements}
-    for row in settings.matrix:
-        declared |= {canonicalize_name(req.name) for req in row.add}
-        for _, requirements in row.extras:
-            declared |= {canonicalize_name(req.name) for req in requirements}
-    if settings.torch.pin != "none":
-        declared.add(canonicalize_name("torch"))
+    declared = settings.declared_names()
     for row in settings.matrix:
         for name, _ in row.pins:
             if name not in declared:
