@@ -15,6 +15,7 @@ through :data:`ACTIVE` (a context variable, so nothing leaks between builds in o
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -115,12 +116,71 @@ def finalize_distribution_options(dist: Any) -> None:
     metadata.write_pkg_file = MethodType(
         _canonical_dynamic(type(metadata).write_pkg_file), metadata
     )
+    dist.cmdclass["sdist"] = _reproducible_sdist(dist.cmdclass.get("sdist"))
     dist._torchpins_injected = True
     state.applied = True
 
 
 # Run after setuptools' own finalizers (order 0), so setup.py arguments are in place.
 finalize_distribution_options.order = 100  # type: ignore[attr-defined]
+
+
+def _reproducible_sdist(base: Any) -> type:
+    """setuptools' sdist (or the project's own), whose archive is byte-for-byte reproducible when
+    ``SOURCE_DATE_EPOCH`` is set: setuptools' wheels honour it, its sdists do not (member times
+    are the build's, and so is the gzip header's)."""
+    if base is None:
+        from setuptools.command.sdist import sdist
+
+        base = sdist
+    inherited: Callable[..., str] = base.make_archive
+
+    def make_archive(
+        self: Any,
+        base_name: str,
+        format: str,
+        root_dir: str | None = None,
+        base_dir: str | None = None,
+        owner: str | None = None,
+        group: str | None = None,
+    ) -> str:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+        if format != "gztar" or not epoch.isdigit() or root_dir is not None or base_dir is None:
+            return inherited(self, base_name, format, root_dir, base_dir, owner, group)
+        return write_tarball(base_name + ".tar.gz", base_dir, int(epoch))
+
+    return type(base.__name__, (base,), {"make_archive": make_archive})
+
+
+def write_tarball(archive: str, base_dir: str, epoch: int) -> str:
+    """A .tar.gz of ``base_dir`` (relative to the working directory, as distutils passes it)
+    whose bytes depend only on the files' contents, names and modes: members sorted, times
+    clamped to ``epoch``, owners zeroed, and the gzip header dated ``epoch``."""
+    import gzip
+    import tarfile
+
+    paths = []
+    for root, dirs, files in os.walk(base_dir):
+        dirs.sort()
+        paths.append(root)
+        paths.extend(os.path.join(root, name) for name in sorted(files))
+    os.makedirs(os.path.dirname(archive) or ".", exist_ok=True)
+    with (
+        open(archive, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=epoch) as compressed,
+        tarfile.open(fileobj=compressed, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for path in paths:
+            info = tar.gettarinfo(path, arcname=path.replace(os.sep, "/"))
+            info.mtime = min(int(info.mtime), epoch)
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if info.isfile():
+                with open(path, "rb") as file:
+                    tar.addfile(info, file)
+            else:
+                tar.addfile(info)
+    return archive
 
 
 def write_build_record(cmd: Any, basename: str, filename: str) -> None:
