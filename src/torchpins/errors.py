@@ -10,7 +10,27 @@ from collections.abc import Iterable
 
 
 class TorchpinsError(Exception):
-    """An error the user can fix; its message names the key or variable and the fix."""
+    """An error the user can fix; its message names the key or variable and the fix. A value
+    quoted in the message that is longer than a line is shortened, so that a huge bad value
+    still gives one readable line."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(shorten_quoted(message))
+
+
+#: Quoted values longer than this are cut in messages.
+LONGEST_QUOTED = 120
+
+
+def shorten_quoted(message: str) -> str:
+    import re
+
+    def cut(match: re.Match[str]) -> str:
+        quote, text = match.group(1), match.group(2)
+        return f"{quote}{text[:LONGEST_QUOTED]}...{quote} ({len(text)} characters)"
+
+    pattern = r"""(['"])([^'"]{""" + str(LONGEST_QUOTED + 40) + r""",})\1"""
+    return re.sub(pattern, cut, message)
 
 
 class ConfigError(TorchpinsError):

@@ -113,10 +113,22 @@ def resolve(project: Project, facts: Facts) -> Resolution:
         project=project.name,
         facts=facts,
         matched=tuple(matched),
-        dependencies=tuple(dependencies),
-        extras=tuple((name, tuple(reqs)) for name, reqs in extras.items()),
+        dependencies=_unique(dependencies),
+        extras=tuple((name, _unique(reqs)) for name, reqs in extras.items()),
         warnings=warnings,
     )
+
+
+def _unique(requirements: Sequence[Requirement]) -> tuple[Requirement, ...]:
+    """Requirements with exact repeats dropped (an ``add`` of what is there, or two requirements
+    that pins made equal): METADATA lists each once."""
+    seen: set[str] = set()
+    unique = []
+    for requirement in requirements:
+        if str(requirement) not in seen:
+            seen.add(str(requirement))
+            unique.append(requirement)
+    return tuple(unique)
 
 
 def base_lists(settings: Settings) -> tuple[list[str], dict[str, list[str]]]:

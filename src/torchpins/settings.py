@@ -361,6 +361,12 @@ def parse_settings(table: Any) -> Settings:
     if not isinstance(raw_matrix, list):
         raise ConfigError(f"{key}.matrix: expected an array of tables, got {_type(raw_matrix)}")
     matrix = tuple(_row(raw, index) for index, raw in enumerate(raw_matrix))
+    for index, raw in enumerate(raw_matrix):
+        if raw in raw_matrix[:index]:
+            earlier = raw_matrix.index(raw)
+            raise ConfigError(
+                f"{key}.matrix[{index}] repeats {key}.matrix[{earlier}] exactly; remove one"
+            )
     settings = Settings(
         dependencies=dependencies,
         optional_dependencies=optional,
@@ -504,6 +510,11 @@ def _row(raw: Any, index: int) -> Row:
         error = _string(error, f"{key}.error")
         if not error.strip():
             raise ConfigError(f"{key}.error: the message is empty; say what the user should do")
+    if not any(action in table for action in _ROW_KEYS[2:]):
+        raise ConfigError(
+            f"{key} has no action, so it does nothing; give it one of error, remove, "
+            "drop-extras, extras, add or pins, or remove the row"
+        )
     extras = _extras_table(table.get("extras", {}), f"{key}.extras")
     pins: list[tuple[NormalizedName, SpecifierSet]] = []
     for name, value in _table(table.get("pins", {}), f"{key}.pins").items():
