@@ -92,7 +92,7 @@ def _impossible(settings: Settings, condition: Condition, key: str) -> Finding |
         points = boundaries(settings, fact)
         candidates = [str(v) for v in points] + [str(far_future(points))]
         candidates += [str(v) for v in representative_values(settings, fact) if isinstance(v, str)]
-        if not any(condition.holds((c,) if kind is Kind.VERSION_LIST else c) for c in candidates):
+        if not any(condition.holds((c,) if kind == Kind.VERSION_LIST else c) for c in candidates):
             return Finding(
                 "error",
                 key,

@@ -185,11 +185,11 @@ def _strings(settings: Settings, fact: str) -> list[str]:
 def representative_values(settings: Settings, fact: str) -> list[FactValue]:
     """The values of one fact worth trying (for facts other than torch and its build)."""
     spec = FACTS[fact]
-    if spec.kind is Kind.BOOLEAN:
+    if spec.kind == Kind.BOOLEAN:
         return [True, False]
-    if spec.kind is Kind.VERSION_LIST:
+    if spec.kind == Kind.VERSION_LIST:
         return [(), *[(v,) for v in version_representatives(settings, fact)]]
-    if spec.kind is Kind.VERSION:
+    if spec.kind == Kind.VERSION:
         values: list[FactValue] = list(version_representatives(settings, fact))
         if fact in ("glibc", "nvcc", "cuda-driver"):
             values.append(None)

@@ -12,17 +12,12 @@ instead of being probed from whatever torch happens to be installed.
 
 from __future__ import annotations
 
-import ast
+import _ast
 import os
-import platform
-import re
 import sys
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Literal
 
-from packaging.version import InvalidVersion, Version
-
+from torchpins._value import Value
 from torchpins.errors import OverrideError, ResolveError, did_you_mean
 from torchpins.facts import (
     CORE_FACTS,
@@ -32,34 +27,52 @@ from torchpins.facts import (
     assumed_from_label,
     env_var,
     fact_spec,
+    is_plain_release,
+    is_plain_version,
     parse_fact_value,
     split_torch_version,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Literal
+
     from torchpins.hardware import NvidiaProbe
 
-SourceKind = Literal["probed", "override", "assumed"]
+    SourceKind = Literal["probed", "override", "assumed"]
 
 
-@dataclass(frozen=True)
-class Source:
-    kind: SourceKind
-    #: Human detail: the file probed, the variable read, or why the fact is absent.
-    detail: str
-    #: Set when the fact could not be determined (a broken torch install): the message, with the
-    #: fix, that stops a build whose matrix needs this fact.
-    problem: str | None = None
+class Source(Value):
+    """Where a fact came from."""
+
+    __slots__ = ("detail", "kind", "problem")
+
+    def __init__(self, kind: SourceKind, detail: str, problem: str | None = None) -> None:
+        self.kind = kind
+        #: Human detail: the file probed, the variable read, or why the fact is absent.
+        self.detail = detail
+        #: Set when the fact could not be determined (a broken torch install): the message, with
+        #: the fix, that stops a build whose matrix needs this fact.
+        self.problem = problem
 
 
-@dataclass(frozen=True)
-class Facts:
-    values: Mapping[str, FactValue]
-    sources: Mapping[str, Source]
-    #: Things worth saying that do not stop a build (a shadowed torch, a hung nvidia-smi).
-    warnings: tuple[str, ...] = ()
-    #: When no torch was found: what the isolated build environment hides, if that can be told.
-    torch_hint: TorchHint | None = None
+class Facts(Value):
+    __slots__ = ("sources", "torch_hint", "values", "warnings")
+
+    def __init__(
+        self,
+        values: Mapping[str, FactValue],
+        sources: Mapping[str, Source],
+        warnings: tuple[str, ...] = (),
+        torch_hint: TorchHint | None = None,
+    ) -> None:
+        self.values = values
+        self.sources = sources
+        #: Things worth saying that do not stop a build (a shadowed torch, a hung nvidia-smi).
+        self.warnings = warnings
+        #: When no torch was found: what the isolated build environment hides, if that can be
+        #: told.
+        self.torch_hint = torch_hint
 
     def with_values(self, updates: Mapping[str, tuple[FactValue, Source]]) -> Facts:
         values = dict(self.values)
@@ -70,19 +83,38 @@ class Facts:
         return Facts(values, sources, self.warnings, self.torch_hint)
 
 
-@dataclass(frozen=True)
-class InstalledTorch:
+class InstalledTorch(Value):
     """What the installed torch says about itself, read without importing it."""
 
-    version: str
-    metadata_path: str | None
-    version_py: str | None
-    build: Mapping[str, str | None] = field(default_factory=dict)
-    #: Why ``torch/version.py`` could not be read (missing, or does not parse).
-    version_py_problem: str | None = None
-    #: Why the torch version itself is in doubt (two distributions in one directory).
-    problem: str | None = None
-    warnings: tuple[str, ...] = ()
+    __slots__ = (
+        "build",
+        "metadata_path",
+        "problem",
+        "version",
+        "version_py",
+        "version_py_problem",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        version: str,
+        metadata_path: str | None,
+        version_py: str | None,
+        build: Mapping[str, str | None] | None = None,
+        version_py_problem: str | None = None,
+        problem: str | None = None,
+        warnings: tuple[str, ...] = (),
+    ) -> None:
+        self.version = version
+        self.metadata_path = metadata_path
+        self.version_py = version_py
+        self.build: Mapping[str, str | None] = build or {}
+        #: Why ``torch/version.py`` could not be read (missing, or does not parse).
+        self.version_py_problem = version_py_problem
+        #: Why the torch version itself is in doubt (two distributions in one directory).
+        self.problem = problem
+        self.warnings = warnings
 
     @property
     def package(self) -> str | None:
@@ -95,12 +127,14 @@ class InstalledTorch:
         return None
 
 
-@dataclass(frozen=True)
-class TorchHint:
+class TorchHint(Value):
     """Why a build sees no torch: a sentence, and the torch it cannot see, when one was found."""
 
-    sentence: str
-    hidden_version: str | None = None
+    __slots__ = ("hidden_version", "sentence")
+
+    def __init__(self, sentence: str, hidden_version: str | None = None) -> None:
+        self.sentence = sentence
+        self.hidden_version = hidden_version
 
 
 class VersionPyError(Exception):
@@ -276,6 +310,8 @@ def cxx11abi_assumed(torch: str | None, platform: FactValue, why: str) -> tuple[
     all use the C++11 ABI; for anything else it cannot be known and must be stated."""
     if torch is None:
         return None, Source("assumed", f"no torch ({why})")
+    from packaging.version import Version
+
     if platform == "linux" and Version(torch) >= Version("2.7.0.dev0"):
         detail = f"Linux builds of torch 2.7 and newer use the C++11 ABI (torch {torch} {why})"
         return True, Source("assumed", detail)
@@ -356,32 +392,47 @@ def _site_packages(prefix: str) -> list[str]:
 
 
 def _platform_facts() -> dict[str, tuple[FactValue, Source]]:
-    python = platform.python_version()
+    python = sys.version.split()[0]  # what platform.python_version() reads, without platform
     facts: dict[str, tuple[FactValue, Source]] = {
         "python": (python, Source("probed", "platform.python_version()")),
         "platform": (sys.platform, Source("probed", "sys.platform")),
-        "machine": (platform.machine(), Source("probed", "platform.machine()")),
+        "machine": (_machine(), Source("probed", "platform.machine()")),
     }
     glibc: str | None = None
     try:
         libc = os.confstr("CS_GNU_LIBC_VERSION") or ""
     except (AttributeError, ValueError, OSError):
         libc = ""
-    match = re.fullmatch(r"glibc (\d+\.\d+)", libc.strip())
-    if match:
-        glibc = match.group(1)
+    name, _, version = libc.strip().partition(" ")
+    if name == "glibc" and is_plain_release(version) and version.count(".") == 1:
+        glibc = version
     detail = "os.confstr('CS_GNU_LIBC_VERSION')" if glibc else "not a glibc system"
     facts["glibc"] = (glibc, Source("probed", detail))
     assert set(facts) | set(TORCH_FACTS) == set(CORE_FACTS)
     return facts
 
 
+def _machine() -> str:
+    """``platform.machine()``; on POSIX it is ``os.uname().machine``, which skips importing
+    :mod:`platform`."""
+    if hasattr(os, "uname"):
+        return os.uname().machine
+    import platform
+
+    return platform.machine()
+
+
 def _leading_version(text: str | None) -> str | None:
     """``"12.8"`` -> ``"12.8"``; ``"6.3.42131-fa1d09cbd"`` (a HIP version) -> ``"6.3.42131"``."""
     if not text:
         return None
-    match = re.match(r"\d+(?:\.\d+)*", text.strip())
-    return match.group(0) if match else None
+    leading = ""
+    for character in text.strip():
+        if not (character.isdigit() or character == "."):
+            break
+        leading += character
+    leading = leading.split("..")[0].strip(".")
+    return leading or None
 
 
 def find_torch(path: Iterable[str] | None = None) -> InstalledTorch | None:
@@ -411,7 +462,7 @@ def find_torch(path: Iterable[str] | None = None) -> InstalledTorch | None:
     installed = _with_version_py(distributions[0][0], distributions[0][1], directory)
     if len({version for version, _ in distributions}) > 1:
         installed = _pick_among(installed, distributions, directory)
-    return replace(installed, warnings=(*installed.warnings, *warnings))
+    return installed.replace(warnings=(*installed.warnings, *warnings))
 
 
 def _torch_distributions(directory: str) -> list[tuple[str, str]]:
@@ -450,27 +501,45 @@ def _pick_among(
                 f"{directory} holds several torch distributions ({names}); torch/version.py "
                 f"says {code_version}, so the build uses that one; remove the stale {stale}"
             )
-            return replace(
-                installed, version=version, metadata_path=metadata_path, warnings=(warning,)
+            return installed.replace(
+                version=version, metadata_path=metadata_path, warnings=(warning,)
             )
     problem = (
         f"{directory} holds several torch distributions ({names}) and torch/version.py does not "
         "say which one is installed; reinstall torch (pip install --force-reinstall torch==...) "
         "or name it with TORCHPINS_TORCH=<version>"
     )
-    return replace(installed, problem=problem, warnings=())
+    return installed.replace(problem=problem, warnings=())
 
 
 def _same_version(one: str, other: str) -> bool:
+    if is_plain_version(one) and is_plain_version(other):  # the usual case, without packaging
+        return _plain_key(one) == _plain_key(other)
+    from packaging.version import InvalidVersion, Version
+
     try:
         return Version(one) == Version(other)
     except InvalidVersion:
         return False
 
 
+def _plain_key(text: str) -> tuple[tuple[int, ...], str]:
+    """What packaging compares of a plain version: the release without trailing zeros (2.8 ==
+    2.8.0), and the label."""
+    release, _, label = text.partition("+")
+    numbers = [int(part) for part in release.split(".")]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers), label
+
+
 def _valid_version(text: str | None) -> str | None:
     if not text:
         return None
+    if is_plain_version(text):
+        return text  # the usual case, checked without importing packaging
+    from packaging.version import InvalidVersion, Version
+
     try:
         Version(text)
     except InvalidVersion:
@@ -509,7 +578,7 @@ def _with_version_py(version: str, metadata_path: str, directory: str) -> Instal
             f"{metadata_path} says torch {version} but {version_py} says {code_version}: the "
             "install is mixed up; reinstall torch (pip install --force-reinstall torch==...)"
         )
-        installed = replace(installed, warnings=(warning,))
+        installed = installed.replace(warnings=(warning,))
     return installed
 
 
@@ -544,10 +613,12 @@ def _version_py_from_spec(path: Iterable[str] | None = None) -> str | None:
 
 def read_version_py(path: str) -> dict[str, str | None]:
     """The plain ``name = 'value'`` assignments of ``torch/version.py``, parsed, not executed.
+    (The compiler's own ``_ast`` nodes: the :mod:`ast` module costs more to import than the whole
+    probe.)
     :class:`VersionPyError` says why when the file cannot be read or parsed."""
     try:
         with open(path, "rb") as file:
-            tree = ast.parse(file.read(), path)
+            tree = compile(file.read(), path, "exec", _ast.PyCF_ONLY_AST)
     except OSError as error:
         raise VersionPyError(f"{path} cannot be read ({error.strerror or error})") from None
     except SyntaxError as error:
@@ -555,16 +626,16 @@ def read_version_py(path: str) -> dict[str, str | None]:
     except ValueError as error:  # null bytes
         raise VersionPyError(f"{path} does not parse ({error})") from None
     values: dict[str, str | None] = {}
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+    for node in tree.body if isinstance(tree, _ast.Module) else []:
+        if isinstance(node, _ast.Assign) and len(node.targets) == 1:
             target, value = node.targets[0], node.value
-        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+        elif isinstance(node, _ast.AnnAssign) and node.value is not None:
             target, value = node.target, node.value
         else:
             continue
-        constant = isinstance(value, ast.Constant) and (
+        constant = isinstance(value, _ast.Constant) and (
             value.value is None or isinstance(value.value, str)
         )
-        if isinstance(target, ast.Name) and constant:
+        if isinstance(target, _ast.Name) and constant:
             values[target.id] = value.value  # type: ignore[attr-defined]
     return values

@@ -8,6 +8,7 @@ Every problem is a :class:`~torchpins.errors.ConfigError` whose message starts w
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -92,7 +93,7 @@ class Condition:
     """One ``fact = value`` entry of a ``when`` or ``unless`` table."""
 
     fact: str
-    kind: Kind
+    kind: str  # a Kind
     text: str
     specifier: SpecifierSet | None = None
     strings: tuple[str, ...] = ()
@@ -101,16 +102,16 @@ class Condition:
     def holds(self, value: FactValue) -> bool:
         if value is None:
             return False  # an absent fact makes its condition false, never an error
-        if self.kind is Kind.VERSION:
+        if self.kind == Kind.VERSION:
             assert self.specifier is not None
             assert isinstance(value, str)
             return version_matches(self.specifier, value)
-        if self.kind is Kind.VERSION_LIST:
+        if self.kind == Kind.VERSION_LIST:
             assert self.specifier is not None
             assert isinstance(value, tuple)
             specifier = self.specifier
             return any(version_matches(specifier, item) for item in value)
-        if self.kind is Kind.BOOLEAN:
+        if self.kind == Kind.BOOLEAN:
             return value is self.boolean
         return value in self.strings
 
@@ -361,9 +362,10 @@ def parse_settings(table: Any) -> Settings:
     if not isinstance(raw_matrix, list):
         raise ConfigError(f"{key}.matrix: expected an array of tables, got {_type(raw_matrix)}")
     matrix = tuple(_row(raw, index) for index, raw in enumerate(raw_matrix))
+    seen: dict[str, int] = {}
     for index, raw in enumerate(raw_matrix):
-        if raw in raw_matrix[:index]:
-            earlier = raw_matrix.index(raw)
+        earlier = seen.setdefault(json.dumps(raw, sort_keys=True, default=str), index)
+        if earlier != index:
             raise ConfigError(
                 f"{key}.matrix[{index}] repeats {key}.matrix[{earlier}] exactly; remove one"
             )
@@ -565,7 +567,7 @@ def _condition(fact: str, value: Any, key: str) -> Condition:
                 f"{key}: {value!r} names a local label; version facts ignore it{hint}"
             )
         return Condition(fact, kind, str(specifier) or value, specifier=specifier)
-    if kind is Kind.BOOLEAN:
+    if kind == Kind.BOOLEAN:
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false, got {_type(value)}")
         return Condition(fact, kind, "true" if value else "false", boolean=value)
