@@ -37,6 +37,8 @@ class Injection:
     extras_require: tuple[tuple[str, tuple[str, ...]], ...]
     #: The build record's JSON text; ``None`` for an sdist, which is resolved afresh per wheel.
     record: str | None
+    #: ``+label`` for setuptools' ``egg_info.tag_build`` (``local-version``), or None.
+    tag_build: str | None = None
 
 
 @dataclass
@@ -67,6 +69,7 @@ def prepare_injection(
         )
     facts = gather_facts(config_settings, needed=project.settings.facts_needed())
     resolution = resolve(project, facts)
+    tag_build = _local_label(project, resolution)
     _report(resolution)
     if project.settings.guard is not None:
         from torchpins.guard import write
@@ -76,7 +79,34 @@ def prepare_injection(
         tuple(resolution.install_requires),
         tuple((name, tuple(reqs)) for name, reqs in resolution.extras_require.items()),
         record=json.dumps(resolution.record(), indent=2) + "\n",
+        tag_build=tag_build,
     )
+
+
+def _local_label(project: Any, resolution: Resolution) -> str | None:
+    """``+label`` for a wheel of a project with ``local-version``; refused in an unpacked sdist,
+    whose wheel pip would reject for not matching the sdist's version."""
+    label = resolution.local_label
+    if label is None:
+        return None
+    from torchpins.errors import ResolveError
+    from torchpins.label import KEY
+
+    version = project.version or "?"
+    if "+" in version:
+        raise ResolveError(
+            f"{KEY} is set, but project.version {version!r} already has a local label; "
+            "remove one of the two"
+        )
+    if os.path.isfile(os.path.join(project.directory, "PKG-INFO")):
+        raise ResolveError(
+            f"this is an sdist of version {version}, and {KEY} would make its wheel "
+            f"{version}+{label}: pip rejects a wheel whose version differs from the sdist it "
+            "was built from. Labelled wheels are built from the source tree (python -m build "
+            "--wheel, pip wheel .); a project whose sdist users install should not set "
+            "local-version in the released pyproject.toml"
+        )
+    return "+" + label
 
 
 def _report(resolution: Resolution) -> None:
@@ -117,6 +147,12 @@ def finalize_distribution_options(dist: Any) -> None:
         _canonical_dynamic(type(metadata).write_pkg_file), metadata
     )
     dist.cmdclass["sdist"] = _reproducible_sdist(dist.cmdclass.get("sdist"))
+    if injection.tag_build:
+        # setuptools' own way to label a version: file name and METADATA both carry it.
+        dist.command_options.setdefault("egg_info", {})["tag_build"] = (
+            "tool.torchpins.local-version",
+            injection.tag_build,
+        )
     dist._torchpins_injected = True
     state.applied = True
 

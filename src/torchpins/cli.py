@@ -319,6 +319,8 @@ def _print_resolution(name: str, record: dict[str, Any], sources: Any) -> None:
 
     facts = record["facts"]
     print(f"{name}: a build here would write")
+    if record.get("local_version"):
+        print(f"  Version: <version>+{record['local_version']}")
     for line in record["requires_dist"]:
         print(f"  Requires-Dist: {line}")
     for extra in record["provides_extra"]:

@@ -34,6 +34,8 @@ class Resolution:
     dependencies: tuple[Requirement, ...]
     extras: tuple[tuple[NormalizedName, tuple[Requirement, ...]], ...]
     warnings: tuple[str, ...] = ()
+    #: The wheel's local version label (``local-version``), or None.
+    local_label: str | None = None
 
     @property
     def install_requires(self) -> list[str]:
@@ -64,6 +66,7 @@ class Resolution:
             "matched": list(self.matched),
             "requires_dist": self.requires_dist,
             "provides_extra": self.provides_extra,
+            **({"local_version": self.local_label} if self.local_label else {}),
         }
 
 
@@ -109,6 +112,11 @@ def resolve(project: Project, facts: Facts) -> Resolution:
         dependencies, extras = _apply(row, dependencies, extras)
 
     warnings = _check_unmatched(settings, values)
+    label = None
+    if settings.local_version is not None:
+        from torchpins.label import render
+
+        label = render(settings.local_version, dict(values))
     return Resolution(
         project=project.name,
         facts=facts,
@@ -116,6 +124,7 @@ def resolve(project: Project, facts: Facts) -> Resolution:
         dependencies=_unique(dependencies),
         extras=tuple((name, _unique(reqs)) for name, reqs in extras.items()),
         warnings=warnings,
+        local_label=label,
     )
 
 

@@ -34,7 +34,16 @@ PIN_POLICIES: tuple[str, ...] = ("minor", "exact", "local", "floor", "none")
 UNMATCHED_POLICIES: tuple[str, ...] = ("error", "warn", "ignore")
 MISSING_WORDS: tuple[str, ...] = ("error", "unpinned")
 
-_TOP_KEYS = ("dependencies", "optional-dependencies", "unmatched", "torch", "matrix", "guard", "ci")
+_TOP_KEYS = (
+    "dependencies",
+    "optional-dependencies",
+    "unmatched",
+    "torch",
+    "matrix",
+    "local-version",
+    "guard",
+    "ci",
+)
 _GUARD_KEYS = ("file", "on-mismatch")
 _CI_KEYS = ("python", "platforms", "torch")
 _CI_TORCH_KEYS = ("version", "builds")
@@ -198,6 +207,8 @@ class Settings:
     unmatched: Unmatched
     torch: TorchSettings
     matrix: tuple[Row, ...]
+    #: A template for the wheel's local version label (CI wheel builds), or None.
+    local_version: str | None = None
     guard: GuardSettings | None = None
     ci: CiSettings | None = None
 
@@ -210,6 +221,11 @@ class Settings:
         for row in self.matrix:
             used |= row.facts_used()
         return used
+
+    def facts_needed_for_label(self) -> set[str]:
+        from torchpins.label import facts_in
+
+        return facts_in(self.local_version) if self.local_version else set()
 
     def declared_names(self) -> set[NormalizedName]:
         """Every requirement name the base lists or any row's ``add``/``extras`` declare, and
@@ -233,7 +249,7 @@ class Settings:
 
     def facts_needed(self) -> set[str]:
         """The facts a build must know: those the rows test, and torch unless nothing uses it."""
-        needed = self.facts_used()
+        needed = self.facts_used() | self.facts_needed_for_label()
         if self.torch.pin != "none" or self.torch.missing == "error":
             needed.add("torch")
         return needed
@@ -375,11 +391,18 @@ def parse_settings(table: Any) -> Settings:
         unmatched=cast(Unmatched, unmatched),
         torch=torch,
         matrix=matrix,
+        local_version=_local_version(table["local-version"]) if "local-version" in table else None,
         guard=_guard(table["guard"], f"{key}.guard") if "guard" in table else None,
         ci=_ci(table["ci"], f"{key}.ci") if "ci" in table else None,
     )
     _check_pins_are_declared(settings)
     return settings
+
+
+def _local_version(raw: Any) -> str:
+    from torchpins.label import KEY, check_template
+
+    return check_template(_string(raw, KEY))
 
 
 def _guard(raw: Any, key: str) -> GuardSettings:
