@@ -61,15 +61,37 @@ def _make_venv(root: Path, wheel: Path, setuptools: str) -> Venv:
     result = run([sys.executable, "-m", "venv", str(root)])
     assert result.returncode == 0, result.stderr
     venv = Venv(root)
+    # The newest pip (the oldest supported one is tested in test_frontends).
+    result = venv.run("-m", "pip", "install", "-q", "-U", "pip")
+    assert result.returncode == 0, result.stdout + result.stderr
     result = venv.run("-m", "pip", "install", "-q", setuptools, "packaging", "build", str(wheel))
     assert result.returncode == 0, result.stdout + result.stderr
     return venv
 
 
+#: The setuptools the main build venv gets: the newest, unless the nox matrix names one.
+SETUPTOOLS_UNDER_TEST = os.environ.get("SETUPTOOLS_UNDER_TEST", "setuptools")
+
+
 @pytest.fixture(scope="session")
 def venv(tmp_path_factory: pytest.TempPathFactory, torchpins_wheel: Path) -> Venv:
-    """No torch, the newest setuptools, the pip that ships with this Python."""
-    return _make_venv(tmp_path_factory.mktemp("venv") / "newest", torchpins_wheel, "setuptools")
+    """No torch, the newest setuptools (or SETUPTOOLS_UNDER_TEST), the pip of this Python."""
+    return _make_venv(
+        tmp_path_factory.mktemp("venv") / "newest", torchpins_wheel, SETUPTOOLS_UNDER_TEST
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests of the real torch skip, saying why, where it is not installed (the nox matrix on
+    Pythons for which this machine has no torch wheel)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        return
+    skip = pytest.mark.skip(reason="needs the real torch (pip install torch==2.13.0)")
+    for item in items:
+        if "real_torch" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

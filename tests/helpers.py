@@ -90,8 +90,15 @@ def overlay_venv(base: Venv, root: Path) -> tuple[Venv, Path]:
     it leaves the shared venv as it was. Returns the venv and its site-packages."""
     assert run([base.python, "-m", "venv", "--without-pip", str(root)]).returncode == 0
     shared = base.run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+    base_site = Path(shared.stdout.strip())
     site = only(root / "lib", "python*/site-packages")
-    (site / "_shared.pth").write_text(shared.stdout.strip() + "\n")
+    # The base's own site, and what its _shared.pth adds when the base is an overlay too (a
+    # directory a .pth adds is not scanned for .pth files itself).
+    paths = [str(base_site)]
+    chained = base_site / "_shared.pth"
+    if chained.exists():
+        paths += chained.read_text().split()
+    (site / "_shared.pth").write_text("\n".join(paths) + "\n")
     return Venv(root), site
 
 

@@ -354,6 +354,7 @@ def test_editable_install_has_the_pins(
     assert json.loads((info / "torchpins.json").read_text())["matched"] == [2]
 
 
+@pytest.mark.real_torch
 def test_real_cpu_torch_builds_the_example(tmp_path: Path) -> None:
     """The real torch 2.13.0 CPU build in the test interpreter's own environment."""
     from importlib.metadata import version

@@ -76,6 +76,7 @@ def test_probe_without_torch_exits_0(venv: Venv) -> None:
     assert "no torch distribution on the path" in result.stdout
 
 
+@pytest.mark.real_torch
 def test_probe_real_cpu_torch() -> None:
     result = run([sys.executable, "-m", "torchpins", "probe", "--json"])
     assert result.returncode == 0, result.stderr

@@ -44,17 +44,11 @@ def probe_all(env: dict[str, str]) -> dict[str, Any]:
     return document
 
 
-def torch_site() -> Path:
-    """The site-packages of the real torch that the test environment carries."""
-    import torch  # only to find it; torchpins itself never imports torch
-
-    return Path(torch.__file__).parent.parent
-
-
 # --------------------------------------------------------------------------------------------
 # probe --all
 
 
+@pytest.mark.real_torch
 def test_probe_all_reads_nvml_nvcc_and_the_real_torch_abi(gpu: GpuStandIns) -> None:
     facts = probe_all(gpu.env(nvml=True, nvcc=True))
     assert facts["cuda-driver"]["value"] == "12.8"

@@ -1,0 +1,43 @@
+"""The test suite on every supported Python, at both ends of setuptools: ``python -m nox``.
+
+Sessions: ``tests-3.10(setuptools='floor')`` ... ``tests-3.13(setuptools='newest')``. The venv
+the tests build projects in gets the session's setuptools (through SETUPTOOLS_UNDER_TEST),
+besides the floor venv some tests always use. The real torch is installed only where this
+machine has a wheel for it (Python 3.11); elsewhere the tests of the real torch skip, saying so.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import nox
+
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+SETUPTOOLS = {"floor": "setuptools==75.8.0", "newest": "setuptools"}
+TORCH = {"3.11": "torch==2.13.0"}
+
+nox.options.error_on_missing_interpreters = True  # a missing Python fails, never skips silently
+nox.options.reuse_existing_virtualenvs = False
+
+# Interpreters that pyenv installed without putting them on PATH (as on this project's machines).
+for bindir in sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[0-3].*/bin"))):
+    os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+@nox.session(python=PYTHONS)
+@nox.parametrize("setuptools", list(SETUPTOOLS))
+def tests(session: nox.Session, setuptools: str) -> None:
+    requirement = SETUPTOOLS[setuptools]
+    extra = (
+        [TORCH[session.python]]
+        if isinstance(session.python, str) and session.python in TORCH
+        else []
+    )
+    # The session itself keeps the newest setuptools (torchpins' own build needs 77+ for its
+    # PEP 639 licence); the venvs the tests build projects in get the one under test.
+    session.install("-e", ".[test]", *extra)
+    session.run(
+        "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *session.posargs,
+        env={"SETUPTOOLS_UNDER_TEST": requirement},
+    )  # fmt: skip
