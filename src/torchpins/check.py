@@ -27,7 +27,7 @@ from torchpins.explore import (
     representative_values,
 )
 from torchpins.facts import FACTS, Kind
-from torchpins.settings import Condition, Project, Row, Settings
+from torchpins.settings import Condition, Project, Row, Settings, is_build_label
 
 Severity = Literal["error", "warning"]
 
@@ -118,7 +118,7 @@ def _impossible(settings: Settings, condition: Condition, key: str) -> Finding |
                 )
     if fact == "torch-local":
         for value in condition.strings:
-            if not _plausible_label(value):
+            if not is_build_label(value):
                 return Finding(
                     "warning",
                     key,
@@ -126,12 +126,6 @@ def _impossible(settings: Settings, condition: Condition, key: str) -> Finding |
                     "torch's labels are cpu, cuXYZ (cu128), rocmX.Y (rocm6.3) and xpu",
                 )
     return None
-
-
-def _plausible_label(label: str) -> bool:
-    import re
-
-    return bool(re.fullmatch(r"cpu|xpu|cu\d{3,}|rocm\d+(\.\d+)*", label))
 
 
 def _never_applies(settings: Settings, outcomes: list[Outcome]) -> list[Finding]:

@@ -145,7 +145,7 @@ def probe_nvcc(environ: Mapping[str, str]) -> Reading:
         full = re.search(r"\bV(\d+(?:\.\d+)+)", out)
         shown = f"release {release.group(1)}" + (f", V{full.group(1)}" if full else "")
         return Reading(release.group(1), f"{path} --version ({shown}; found via {how})")
-    if not candidates or not passed:
+    if not candidates:
         return Reading(None, "no nvcc: CUDA_HOME and CUDA_PATH are unset and PATH has no nvcc")
     return Reading(None, "no nvcc: " + "; ".join(passed) + "; PATH has no nvcc")
 

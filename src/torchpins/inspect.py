@@ -136,7 +136,7 @@ def compare(inspected: Inspected, here: Facts) -> list[Mismatch]:
     if not isinstance(torch_now, str):
         return [Mismatch("torch", torch_text(built), "(none)", "torch is not installed")]
     mismatches: list[Mismatch] = []
-    if _minor(torch_built) != _minor(torch_now):
+    if _release(torch_built) != _release(torch_now):
         mismatches.append(
             Mismatch("torch", torch_text(built), torch_text(here), "another torch release")
         )
@@ -153,16 +153,8 @@ def compare(inspected: Inspected, here: Facts) -> list[Mismatch]:
     return mismatches
 
 
-def _minor(value: FactValue) -> tuple[int, ...] | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return Version(value).release[:2]
-    except InvalidVersion:
-        return None
-
-
 def _release(value: FactValue) -> object:
+    """What a mismatch compares: major.minor of a version, anything else as it is."""
     if isinstance(value, str):
         try:
             return Version(value).release[:2]

@@ -473,7 +473,7 @@ def _ci(raw: Any, key: str) -> CiSettings:
             )
         builds = _string_list(entry.get("builds", []), f"{item_key}.builds")
         for build_index, build in enumerate(builds):
-            if not _is_build_label(build):
+            if not is_build_label(build):
                 raise ConfigError(
                     f"{item_key}.builds[{build_index}]: {build!r} is not a torch build label "
                     "such as cpu, cu128, rocm6.3 or xpu"
@@ -484,18 +484,15 @@ def _ci(raw: Any, key: str) -> CiSettings:
     return CiSettings(tuple(python), tuple(platforms), tuple(entries))
 
 
-def _is_build_label(label: str) -> bool:
+def is_build_label(label: str) -> bool:
+    """A label torch builds carry: cpu, xpu, cuXYZ, rocmX.Y."""
     import re
 
     return bool(re.fullmatch(r"cpu|xpu|cu\d{3,}|rocm\d+(\.\d+)*", label))
 
 
 def _string_list(raw: Any, key: str) -> tuple[str, ...]:
-    if not isinstance(raw, list):
-        raise ConfigError(f"{key}: expected a list of strings, got {_type(raw)}")
-    values = []
-    for index, item in enumerate(raw):
-        values.append(_string(item, f"{key}[{index}]"))
+    values = _list_of_strings(raw, key, "strings")
     if len(set(values)) != len(values):
         raise ConfigError(f"{key}: lists a value twice")
     return tuple(values)
