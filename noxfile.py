@@ -1,15 +1,14 @@
 """The test suite on every supported Python, at both ends of setuptools: ``python -m nox``.
 
-Sessions: ``tests-3.10(setuptools='floor')`` ... ``tests-3.13(setuptools='newest')``. The venv
+Sessions: ``tests-3.10(setuptools='floor')`` ... ``tests-3.13(setuptools='newest')``. nox finds
+each ``python3.X`` on PATH; with pyenv, make them all visible at once with
+``PYENV_VERSION=$(pyenv versions --bare | tr '\\n' :)`` (as ``.ci/run`` does). The venv
 the tests build projects in gets the session's setuptools (through SETUPTOOLS_UNDER_TEST),
 besides the floor venv some tests always use. The real torch is installed only where this
 machine has a wheel for it (Python 3.11); elsewhere the tests of the real torch skip, saying so.
 """
 
 from __future__ import annotations
-
-import glob
-import os
 
 import nox
 
@@ -19,10 +18,6 @@ TORCH = {"3.11": "torch==2.13.0"}
 
 nox.options.error_on_missing_interpreters = True  # a missing Python fails, never skips silently
 nox.options.reuse_existing_virtualenvs = False
-
-# Interpreters that pyenv installed without putting them on PATH (as on this project's machines).
-for bindir in sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.1[0-3].*/bin"))):
-    os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
 
 
 @nox.session(python=PYTHONS)

@@ -171,7 +171,7 @@ def generated(rows: int, packages: int = 300) -> dict[str, object]:
 
 
 def resolve_time(rows: int, runs: int) -> float:
-    from torchpins.probe import Facts, Source
+    from torchpins.facts import Facts, Source
     from torchpins.resolve import resolve
     from torchpins.settings import Project, parse_settings
 

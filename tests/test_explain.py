@@ -199,6 +199,64 @@ def test_check_finds_each_planted_fault(
         assert code == 0, findings  # a warning alone does not fail the check
 
 
+@pytest.mark.parametrize(
+    ("rows", "key", "words"),
+    [
+        (
+            """
+            [[tool.torchpins.matrix]]
+            when = { platform = "darwin" }
+            pins = { xformers = "==0.0.30" }
+
+            [[tool.torchpins.matrix]]
+            when = { platform = "darwin" }
+            pins = { xformers = "==0.0.31" }
+            """,
+            "tool.torchpins.matrix[1].pins.xformers",
+            "both tool.torchpins.matrix[0] (==0.0.30) and this row (==0.0.31)",
+        ),
+        (
+            """
+            [[tool.torchpins.matrix]]
+            when = { platform = "darwin" }
+            drop-extras = ["vllm"]
+
+            [[tool.torchpins.matrix]]
+            when = { platform = "darwin" }
+            extras = { vllm = ["vllm==0.9"] }
+            """,
+            "tool.torchpins.matrix[1].extras.vllm",
+            "gives back the extra 'vllm' that tool.torchpins.matrix[0] drops",
+        ),
+    ],
+    ids=["conflicting-pins", "extra-given-back"],
+)
+def test_check_lints_environments_where_an_error_row_applies(
+    tmp_path: Path, rows: str, key: str, words: str
+) -> None:
+    """Rows that fight where a later error row also applies are still reported: the lints see
+    the rows that applied before the error, not nothing."""
+    body = (
+        """
+        [tool.torchpins]
+        dependencies = ["xformers>=0.0.28"]
+
+        [tool.torchpins.optional-dependencies]
+        vllm = ["vllm>=0.8"]
+        """
+        + rows
+        + """
+        [[tool.torchpins.matrix]]
+        when = { platform = "darwin" }
+        error = "macOS is not supported yet"
+        """
+    )
+    directory = project(tmp_path, textwrap.dedent(body))
+    _, out, _ = cli("check", "--json", str(directory))
+    findings = json.loads(out)
+    assert [f for f in findings if f["key"] == key and words in f["message"]], findings
+
+
 def test_check_text_output_and_exit_code_through_the_console_script(tmp_path: Path) -> None:
     directory = project(tmp_path, CLEAN.replace('torch = "~=2.7.0"', 'torch = "~=2.7.1"'))
     result = run([sys.executable, "-m", "torchpins", "check", str(directory)])

@@ -9,14 +9,12 @@ import json
 import os
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.metadata import Metadata
 
 from torchpins.errors import TorchpinsError
-from torchpins.facts import FACTS, parse_fact_value
-from torchpins.probe import Facts, Source
+from torchpins.facts import FACTS, Facts, Source, parse_fact_value
 from torchpins.resolve import resolve
 from torchpins.settings import Project, parse_settings
 
@@ -141,32 +139,3 @@ def test_the_fuzzer_reaches_both_outcomes() -> None:
         return  # run alone (-k), with too few examples to judge
     assert OUTCOMES["metadata"] >= 0.05 * sum(OUTCOMES.values()), OUTCOMES
     assert OUTCOMES["error"] >= 0.05 * sum(OUTCOMES.values()), OUTCOMES
-
-
-VERSIONS = st.one_of(
-    st.builds(
-        lambda release, label: release + label,
-        st.lists(st.integers(0, 30).map(str), min_size=1, max_size=4).map(".".join),
-        st.sampled_from(["", "+cu128", "+cpu", "+rocm6.3", "+CU128", "+cu_128", "+", "+a..b"]),
-    ),
-    st.sampled_from(["2.07.1", "2.9.0.dev20250801+cu128", "1.0.post1", "٢.8", "2.10.0a0+gitabc"]),
-    TEXT,
-)
-
-
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("CI") == "true")
-@given(text=VERSIONS)
-def test_the_fast_version_split_agrees_with_packaging(text: str) -> None:
-    """Probing splits plain versions (2.8.0+cu128) without importing packaging; it must give
-    exactly what packaging gives, and hand everything else to packaging."""
-    from packaging.version import InvalidVersion, Version
-
-    from torchpins.facts import split_torch_version
-
-    try:
-        version = Version(text)
-    except InvalidVersion:
-        with pytest.raises(InvalidVersion):
-            split_torch_version(text)
-        return
-    assert split_torch_version(text) == (version.public, version.local)

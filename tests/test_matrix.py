@@ -9,8 +9,7 @@ import pytest
 
 from tests.helpers import canonical_set
 from torchpins.errors import ResolveError
-from torchpins.facts import FACTS, FactValue
-from torchpins.probe import Facts, Source
+from torchpins.facts import FACTS, Facts, FactValue, Source
 from torchpins.resolve import Resolution, resolve
 from torchpins.settings import Project, parse_settings, version_matches
 

@@ -65,7 +65,7 @@ def test_dist_info_without_version_py_leaves_build_facts_unknown(tmp_path: Path)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, "path", [str(site)])
-        _, facts = _torch_facts({})
+        _, facts = _torch_facts()
     assert facts["torch"][0] == "2.8.0"
     for name in ("cuda", "rocm", "accelerator"):
         value, source = facts[name]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from types import MethodType
 from typing import IO, Any
 
-from torchpins.facts import format_value
+from torchpins.facts import torch_text
 from torchpins.probe import gather_facts
 from torchpins.resolve import Resolution, base_lists, resolve
 from torchpins.settings import load_project
@@ -111,13 +111,11 @@ def _local_label(project: Any, resolution: Resolution) -> str | None:
 
 def _report(resolution: Resolution) -> None:
     """One short account on stderr (frontends show it with -v)."""
-    torch = resolution.facts.values.get("torch")
     source = resolution.facts.sources["torch"]
     where = f"{source.kind}: {source.detail}" if source.detail else source.kind
-    label = resolution.facts.values.get("torch-local")
-    shown = f"{torch}+{label}" if torch and label else format_value(torch)
     print(
-        f"torchpins: torch {shown} ({where}); rows applied: {list(resolution.matched) or 'none'}",
+        f"torchpins: torch {torch_text(resolution.facts.values)} ({where}); rows applied: "
+        f"{list(resolution.matched) or 'none'}",
         file=sys.stderr,
     )
     for line in resolution.requires_dist:

@@ -93,7 +93,7 @@ def _remove(path: str) -> None:
 
 def _check(config_settings: ConfigSettings) -> dict[str, Any] | None:
     """For the get_requires hooks: fail early on a bad configuration or override."""
-    from torchpins.probe import read_overrides
+    from torchpins.facts import read_overrides
     from torchpins.settings import load_project
 
     with user_errors():

@@ -10,13 +10,14 @@ rows that rot: open-ended, shadowed, conflicting. The analysis runs the real
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from torchpins.errors import did_you_mean
+from torchpins.errors import did_you_mean, shorten
 from torchpins.explore import (
     Outcome,
     boundaries,
@@ -26,8 +27,8 @@ from torchpins.explore import (
     ordered_facts,
     representative_values,
 )
-from torchpins.facts import FACTS, Kind
-from torchpins.settings import Condition, Project, Row, Settings, is_build_label
+from torchpins.facts import FACTS, Kind, is_build_label
+from torchpins.settings import Condition, Project, Row, Settings
 
 Severity = Literal["error", "warning"]
 
@@ -113,7 +114,7 @@ def _impossible(settings: Settings, condition: Condition, key: str) -> Finding |
                 return Finding(
                     "error",
                     key,
-                    f"{value!r} is never a value of {source}{hint}, so this can never hold",
+                    f"{shorten(value)} is never a value of {source}{hint}, so this can never hold",
                     f"use one of {', '.join(known[:6])}, ...",
                 )
     if fact == "torch-local":
@@ -122,7 +123,7 @@ def _impossible(settings: Settings, condition: Condition, key: str) -> Finding |
                 return Finding(
                     "warning",
                     key,
-                    f"{value!r} does not look like a torch build label",
+                    f"{shorten(value)} does not look like a torch build label",
                     "torch's labels are cpu, cuXYZ (cu128), rocmX.Y (rocm6.3) and xpu",
                 )
     return None
@@ -270,37 +271,35 @@ def _touches(later: Row, row: Row) -> bool:
     return bool(_names(later) & _names(row))
 
 
+def _row_pairs(settings: Settings, outcomes: list[Outcome]) -> Iterator[tuple[Outcome, Row, Row]]:
+    """Every (environment, earlier row, later row) where both rows apply, error rows included."""
+    for outcome in outcomes:
+        matched = [settings.matrix[i] for i in outcome.matched]
+        for position, first in enumerate(matched):
+            for second in matched[position + 1 :]:
+                yield outcome, first, second
+
+
 def _conflicting_pins(settings: Settings, outcomes: list[Outcome]) -> list[Finding]:
     findings = []
     reported: set[tuple[int, int, str]] = set()
-    for outcome in outcomes:
-        matched = [settings.matrix[i] for i in _matched(outcome)]
-        for position, first in enumerate(matched):
-            pins = dict(first.pins)
-            for second in matched[position + 1 :]:
-                for name, specifier in second.pins:
-                    key = (first.index, second.index, name)
-                    if name in pins and pins[name] != specifier and key not in reported:
-                        reported.add(key)
-                        example = outcome.environment.describe(ordered_facts(settings))
-                        findings.append(
-                            Finding(
-                                "warning",
-                                f"{second.key}.pins.{name}",
-                                f"both {first.key} ({pins[name]}) and this row ({specifier}) "
-                                f"pin {name} and both apply (e.g. {example}); the later row "
-                                "wins silently",
-                                "make the rows exclusive (unless = {...}) if that is not meant",
-                            )
-                        )
+    for outcome, first, second in _row_pairs(settings, outcomes):
+        pins = dict(first.pins)
+        for name, specifier in second.pins:
+            key = (first.index, second.index, name)
+            if name in pins and pins[name] != specifier and key not in reported:
+                reported.add(key)
+                example = outcome.environment.describe(ordered_facts(settings))
+                findings.append(
+                    Finding(
+                        "warning",
+                        f"{second.key}.pins.{name}",
+                        f"both {first.key} ({pins[name]}) and this row ({specifier}) pin {name} "
+                        f"and both apply (e.g. {example}); the later row wins silently",
+                        "make the rows exclusive (unless = {...}) if that is not meant",
+                    )
+                )
     return findings
-
-
-def _matched(outcome: Outcome) -> tuple[int, ...]:
-    """The rows that apply in this environment, even when one of them is an error row."""
-    if outcome.resolution is not None:
-        return outcome.resolution.matched
-    return ()
 
 
 def _extras_dropped_and_readded(settings: Settings, outcomes: list[Outcome]) -> list[Finding]:
@@ -318,25 +317,22 @@ def _extras_dropped_and_readded(settings: Settings, outcomes: list[Outcome]) -> 
                 )
             )
     reported: set[tuple[int, int, str]] = set()
-    for outcome in outcomes:
-        matched = [settings.matrix[i] for i in _matched(outcome)]
-        for position, first in enumerate(matched):
-            for second in matched[position + 1 :]:
-                for extra in set(first.drop_extras) & {name for name, _ in second.extras}:
-                    key = (first.index, second.index, extra)
-                    if key in reported:
-                        continue
-                    reported.add(key)
-                    example = outcome.environment.describe(ordered_facts(settings))
-                    findings.append(
-                        Finding(
-                            "warning",
-                            f"{second.key}.extras.{extra}",
-                            f"gives back the extra {extra!r} that {first.key} drops, where both "
-                            f"apply (e.g. {example})",
-                            "make the rows exclusive, or drop the extra in the later row",
-                        )
-                    )
+    for outcome, first, second in _row_pairs(settings, outcomes):
+        for extra in sorted(set(first.drop_extras) & {name for name, _ in second.extras}):
+            key = (first.index, second.index, extra)
+            if key in reported:
+                continue
+            reported.add(key)
+            example = outcome.environment.describe(ordered_facts(settings))
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{second.key}.extras.{extra}",
+                    f"gives back the extra {extra!r} that {first.key} drops, where both apply "
+                    f"(e.g. {example})",
+                    "make the rows exclusive, or drop the extra in the later row",
+                )
+            )
     return findings
 
 
@@ -359,7 +355,8 @@ def _undeclared_names(settings: Settings) -> list[Finding]:
                     Finding(
                         "warning",
                         f"{row.key}.{field}",
-                        f"{name!r} {what}{did_you_mean(name, known)}, so {doing} it does nothing",
+                        f"{shorten(name)} {what}{did_you_mean(name, known)}, so {doing} it "
+                        "does nothing",
                         f"fix the name, or drop it from {field}",
                     )
                 )

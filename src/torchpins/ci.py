@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from torchpins.errors import ConfigError, ResolveError
-from torchpins.facts import assumed_from_label
-from torchpins.probe import Facts, Source
+from torchpins.facts import FACTS, Facts, TorchBuild, format_value, torch_text
 from torchpins.resolve import resolve
-from torchpins.settings import CI_PLATFORMS, Project
+from torchpins.schema import CI_PLATFORMS
+from torchpins.settings import Project
 
 _INDEX = "https://download.pytorch.org/whl"
 
@@ -49,19 +49,17 @@ def jobs(project: Project) -> list[Job]:
 def _job(
     project: Project, version: str, label: str | None, python: str, platform: str, machine: str
 ) -> Job:
-    torch = f"{version}+{label}" if label else version
+    build = TorchBuild.parse(f"{version}+{label}" if label else version)
+    torch = build.text
     values: dict[str, Any] = {
-        "torch": version,
-        "torch-local": label,
-        **assumed_from_label(label),
+        **build.facts(),
         "python": python,
         "platform": platform,
         "machine": machine,
     }
     if values["accelerator"] is None:
         values["accelerator"] = "cpu" if platform == "darwin" else None
-    source = Source("override", "ci-matrix")
-    facts = Facts(values, dict.fromkeys(values, source))
+    facts = Facts.given(values, "ci-matrix")
     name = f"torch{torch}-py{python}-{platform}-{machine}"
     try:
         resolution = resolve(project, facts)
@@ -89,13 +87,10 @@ def _job(
 def set_arguments(values: dict[str, Any]) -> list[str]:
     """The ``torchpins resolve --set`` arguments that describe a job's environment: every fact,
     the ones the job does not fix (glibc, the lazy facts) set absent, as the preview assumes."""
-    from torchpins.facts import FACTS
-
-    torch = values["torch"] + (f"+{values['torch-local']}" if values["torch-local"] else "")
-    arguments = [f"torch={torch}"]
+    arguments = [f"torch={torch_text(values)}"]
     for name in FACTS:
         if name in ("torch", "torch-local"):
             continue
         value = values.get(name)
-        arguments.append(f"{name}={'' if value is None else value}")
+        arguments.append(f"{name}={'' if value is None else format_value(value)}")
     return arguments

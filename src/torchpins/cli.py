@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from torchpins import __version__
-from torchpins.errors import OverrideError, TorchpinsError
+from torchpins.errors import TorchpinsError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -93,7 +93,23 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("--format", choices=("markdown", "json"), default="markdown")
     _add_set_option(table, "fix a fact in every environment (--set platform=linux)")
     table.set_defaults(run=_table_command)
+
+    schema = commands.add_parser(
+        "schema", help="print the JSON schema of [tool.torchpins] (for editors), or its reference"
+    )
+    schema.add_argument("--format", choices=("json", "markdown"), default="json")
+    schema.set_defaults(run=_schema_command)
     return parser
+
+
+def _schema_command(args: argparse.Namespace) -> int:
+    from torchpins.schema import json_schema, reference_markdown
+
+    if args.format == "json":
+        print(json.dumps(json_schema(), indent=2))
+    else:
+        print(reference_markdown(), end="")
+    return 0
 
 
 def _add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
@@ -149,13 +165,16 @@ def _probe(args: argparse.Namespace) -> int:
 
 
 def _fixed_facts(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
-    from torchpins.facts import parse_fact_value
+    """The facts ``table --set`` fixes. A torch given without a label leaves its build open:
+    the table tries every build the matrix names."""
+    from torchpins.facts import BUILD_FACTS, read_overrides
 
-    fixed: dict[str, Any] = {}
-    for fact, value in pairs:
-        if fact in fixed:
-            raise OverrideError(f"--set {fact} is given more than once; give it once")
-        fixed[fact] = parse_fact_value(fact, value, f"--set {fact}")
+    overrides = read_overrides(set_pairs=pairs, setting_origin="--set {fact}")
+    fixed = {name: value for name, (value, _) in overrides.facts.items()}
+    if fixed.get("torch") and fixed.get("torch-local") is None:
+        for name in BUILD_FACTS:
+            if overrides.facts[name][1].kind == "assumed":
+                del fixed[name]
     return fixed
 
 
@@ -184,7 +203,8 @@ def _check_command(args: argparse.Namespace) -> int:
 
 
 def _inspect_command(args: argparse.Namespace) -> int:
-    from torchpins.inspect import compare, read_record, reinstall_command, torch_text
+    from torchpins.facts import torch_text
+    from torchpins.inspection import compare, read_record, reinstall_command
     from torchpins.probe import gather_facts
 
     inspected = read_record(args.target)
@@ -197,7 +217,7 @@ def _inspect_command(args: argparse.Namespace) -> int:
             "version": inspected.version,
             "where": inspected.where,
             "record": record,
-            "here": {"torch": torch_text(here), **dict(here.values)},
+            "here": {"torch": torch_text(here.values), **dict(here.values)},
             "matches": not mismatches,
             "mismatches": [m.__dict__ for m in mismatches],
             "reinstall": reinstall_command(inspected) if mismatches else None,
@@ -213,7 +233,7 @@ def _inspect_command(args: argparse.Namespace) -> int:
         print(f"  rows applied: {record.get('matched', [])}")
         for line in record.get("requires_dist", []):
             print(f"  Requires-Dist: {line}")
-        print(f"this environment: torch {torch_text(here)} ({here.sources['torch'].detail})")
+        print(f"this environment: torch {torch_text(here.values)} ({here.sources['torch'].detail})")
         if not mismatches:
             print("matches: yes")
         for mismatch in mismatches:
@@ -224,7 +244,8 @@ def _inspect_command(args: argparse.Namespace) -> int:
     if mismatches and args.check:
         print(
             f"torchpins: error: {inspected.name} {inspected.version} was built for torch "
-            f"{torch_text(record['facts'])}, but this environment has torch {torch_text(here)}; "
+            f"{torch_text(record['facts'])}, but this environment has torch "
+            f"{torch_text(here.values)}; "
             "a wheel cache reuses old builds because it ignores torch. Rebuild it here: "
             f"{reinstall_command(inspected)}",
             file=sys.stderr,
@@ -262,7 +283,7 @@ def _table_command(args: argparse.Namespace) -> int:
                 "set": outcome.environment.set_arguments(),
                 "requires_dist": outcome.resolution.requires_dist if outcome.resolution else None,
                 "provides_extra": outcome.resolution.provides_extra if outcome.resolution else None,
-                "error": outcome.error,
+                "error": str(outcome.error) if outcome.error else None,
                 "cells": dict(zip(table.columns, row, strict=True)),
             }
             for outcome, row in zip(table.outcomes, table.rows, strict=True)
@@ -294,14 +315,13 @@ def _resolve(args: argparse.Namespace) -> int:
     from torchpins.resolve import resolve
     from torchpins.settings import load_project
 
-    overrides: dict[str, str | list[str]] = {}
-    for fact, value in args.overrides:
-        if f"torchpins.{fact}" in overrides:
-            raise OverrideError(f"--set {fact} is given more than once; give it once")
-        overrides[f"torchpins.{fact}"] = value
     project = load_project(args.project)
     facts = gather_facts(
-        overrides, os.environ, project.settings.facts_needed(), setting_name="--set {fact}"
+        None,
+        os.environ,
+        project.settings.facts_needed(),
+        set_pairs=args.overrides,
+        setting_origin="--set {fact}",
     )
     resolution = resolve(project, facts)
     for warning in (*facts.warnings, *resolution.warnings):

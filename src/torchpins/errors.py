@@ -10,27 +10,23 @@ from collections.abc import Iterable
 
 
 class TorchpinsError(Exception):
-    """An error the user can fix; its message names the key or variable and the fix. A value
-    quoted in the message that is longer than a line is shortened, so that a huge bad value
-    still gives one readable line."""
-
-    def __init__(self, message: str = "") -> None:
-        super().__init__(shorten_quoted(message))
+    """An error the user can fix; its message names the key or variable and the fix. Values
+    are quoted into messages through :func:`shorten`, so a huge bad value still gives one
+    readable line; the message itself is never edited afterwards."""
 
 
 #: Quoted values longer than this are cut in messages.
 LONGEST_QUOTED = 120
 
 
-def shorten_quoted(message: str) -> str:
-    import re
-
-    def cut(match: re.Match[str]) -> str:
-        quote, text = match.group(1), match.group(2)
-        return f"{quote}{text[:LONGEST_QUOTED]}...{quote} ({len(text)} characters)"
-
-    pattern = r"""(['"])([^'"]{""" + str(LONGEST_QUOTED + 40) + r""",})\1"""
-    return re.sub(pattern, cut, message)
+def shorten(value: object, *, quote: bool = True) -> str:
+    """``repr(value)`` (the text itself with ``quote=False``), cut to :data:`LONGEST_QUOTED`
+    characters with the full length said."""
+    text = value if isinstance(value, str) else str(value)
+    shown = repr if quote else str
+    if len(text) <= LONGEST_QUOTED:
+        return shown(text)
+    return f"{shown(text[:LONGEST_QUOTED])}... ({len(text)} characters)"
 
 
 class ConfigError(TorchpinsError):

@@ -17,9 +17,18 @@ from packaging.specifiers import Specifier
 from packaging.version import Version
 
 from torchpins.errors import ResolveError
-from torchpins.facts import FACTS, FactValue, Kind, format_value
-from torchpins.probe import Facts, Source
-from torchpins.resolve import Resolution, resolve
+from torchpins.facts import (
+    BUILD_FACTS,
+    FACTS,
+    Facts,
+    FactValue,
+    Kind,
+    build_label,
+    format_value,
+    label_build,
+    torch_text,
+)
+from torchpins.resolve import Resolution, RowError, UnmatchedTorch, resolve
 from torchpins.settings import Condition, Project, Settings
 
 #: Defaults for facts the matrix does not test (they cannot change its outcome).
@@ -33,7 +42,6 @@ _DEFAULTS: dict[str, FactValue] = {
 _MACHINES = {"linux": "x86_64", "darwin": "arm64", "win32": "AMD64"}
 #: A CUDA version for a CUDA build when no condition names one.
 _DEFAULT_CUDA = "12.8"
-_BUILD_FACTS = ("torch-local", "cuda", "rocm", "accelerator")
 
 
 @dataclass(frozen=True)
@@ -48,20 +56,12 @@ class Environment:
         for name in facts:
             value = self.values.get(name)
             if name == "torch" and isinstance(value, str):
-                label = self.values.get("torch-local")
-                parts.append(f"torch {value}" + (f"+{label}" if label else ""))
-            elif name in _BUILD_FACTS:
+                parts.append(f"torch {torch_text(self.values)}")
+            elif name in BUILD_FACTS:
                 continue
             else:
                 parts.append(f"{name} {format_value(value)}")
         return ", ".join(parts)
-
-    def torch_text(self) -> str:
-        torch = self.values.get("torch")
-        label = self.values.get("torch-local")
-        if not isinstance(torch, str):
-            return "(none)"
-        return torch + (f"+{label}" if label else "")
 
     def set_arguments(self) -> list[str]:
         """``FACT=VALUE`` strings that make ``torchpins resolve --set`` see this environment."""
@@ -70,7 +70,7 @@ class Environment:
             if name == "torch-local":
                 continue  # carried by torch's label
             if name == "torch":
-                arguments.append(f"torch={self.torch_text() if value else ''}")
+                arguments.append(f"torch={torch_text(self.values) if value else ''}")
             elif isinstance(value, tuple):
                 arguments.append(f"{name}={','.join(value)}")
             else:
@@ -78,22 +78,28 @@ class Environment:
         return arguments
 
     def facts(self) -> Facts:
-        source = Source("override", "a representative environment")
-        return Facts(dict(self.values), dict.fromkeys(self.values, source))
+        return Facts.given(self.values, "a representative environment")
 
 
 @dataclass(frozen=True)
 class Outcome:
     environment: Environment
     resolution: Resolution | None
-    error: str | None
+    error: ResolveError | None
+
+    @property
+    def matched(self) -> tuple[int, ...]:
+        """The rows that apply here, an error row among them."""
+        if self.resolution is not None:
+            return self.resolution.matched
+        return self.error.matched if isinstance(self.error, RowError) else ()
 
 
 def evaluate(project: Project, environment: Environment) -> Outcome:
     try:
         return Outcome(environment, resolve(project, environment.facts()), None)
     except ResolveError as error:
-        return Outcome(environment, None, str(error))
+        return Outcome(environment, None, error)
 
 
 # --------------------------------------------------------------------------------------------
@@ -197,16 +203,11 @@ def representative_values(settings: Settings, fact: str) -> list[FactValue]:
     return list(_strings(settings, fact))
 
 
-def _cuda_label(version: str) -> str:
-    release = Version(version).release
-    return f"cu{release[0]}{release[1] if len(release) > 1 else 0}"
-
-
 def builds(settings: Settings) -> list[dict[str, FactValue]]:
     """The torch builds worth trying: CPU, and CUDA / ROCm / XPU builds at the versions the rows
     name, each with the label, CUDA/ROCm version and accelerator that go together."""
     used = settings.facts_used()
-    if not used & set(_BUILD_FACTS):
+    if not used & set(BUILD_FACTS):
         return [{"torch-local": None, "cuda": None, "rocm": None, "accelerator": "cpu"}]
     accelerators = set(_strings(settings, "accelerator"))
     labels = _strings(settings, "torch-local")
@@ -214,30 +215,22 @@ def builds(settings: Settings) -> list[dict[str, FactValue]]:
         {"torch-local": "cpu", "cuda": None, "rocm": None, "accelerator": "cpu"}
     ]
     cuda = version_representatives(settings, "cuda")
-    if not cuda and ("cuda" in used or "cuda" in accelerators or any(_is_cu(x) for x in labels)):
+    implied = [label_build(label) for label in labels]
+    cuda += [str(build["cuda"]) for build in implied if build["cuda"]]
+    if not cuda and ("cuda" in used or "cuda" in accelerators):
         cuda = [_DEFAULT_CUDA]
-    for label in labels:
-        if _is_cu(label):
-            digits = label[2:]
-            cuda.append(f"{int(digits[:-1])}.{digits[-1]}")
-    for version in sorted(set(cuda), key=Version):
-        label = _cuda_label(version)
-        found.append({"torch-local": label, "cuda": version, "rocm": None, "accelerator": "cuda"})
     rocm = version_representatives(settings, "rocm")
-    rocm += [label[4:] for label in labels if label.startswith("rocm")]
+    rocm += [str(build["rocm"]) for build in implied if build["rocm"]]
     if not rocm and ("rocm" in used or "rocm" in accelerators):
         rocm = ["6.3"]
-    for version in sorted(set(rocm), key=Version):
-        found.append(
-            {"torch-local": f"rocm{version}", "cuda": None, "rocm": version, "accelerator": "rocm"}
-        )
+    accelerated = [("cuda", version) for version in sorted(set(cuda), key=Version)]
+    accelerated += [("rocm", version) for version in sorted(set(rocm), key=Version)]
     if "xpu" in accelerators or "xpu" in labels:
-        found.append({"torch-local": "xpu", "cuda": None, "rocm": None, "accelerator": "xpu"})
+        accelerated.append(("xpu", ""))
+    for accelerator, version in accelerated:
+        label = build_label(accelerator, version)
+        found.append({"torch-local": label, **label_build(label)})
     return found
-
-
-def _is_cu(label: str) -> bool:
-    return label.startswith("cu") and label[2:].isdigit() and len(label) >= 4
 
 
 def platforms(settings: Settings) -> list[tuple[str, str]]:
@@ -276,7 +269,7 @@ def environments(
     others = [
         name
         for name in FACTS
-        if name in used and name not in ("torch", "platform", "machine", *_BUILD_FACTS)
+        if name in used and name not in ("torch", "platform", "machine", *BUILD_FACTS)
     ]
     result: list[Environment] = []
     seen: set[tuple[tuple[str, FactValue], ...]] = set()
@@ -310,30 +303,11 @@ def environments(
             if values.get("platform") != "linux" and "glibc" in others:
                 values["glibc"] = None
             values.update(fixed)
-            _complete_torch(values, fixed)
             key = tuple(sorted(values.items(), key=lambda item: item[0]))
             if key not in seen:
                 seen.add(key)
                 result.append(Environment(values))
     return result
-
-
-def _complete_torch(values: dict[str, FactValue], fixed: Mapping[str, FactValue]) -> None:
-    """A torch fixed with a label (``--set torch=2.7.1+cu126``) brings its build with it."""
-    torch = fixed.get("torch")
-    if isinstance(torch, str) and "+" in torch:
-        from torchpins.facts import assumed_from_label, split_torch_version
-
-        public, label = split_torch_version(torch)
-        values["torch"] = public
-        values["torch-local"] = label
-        for name, value in assumed_from_label(label).items():
-            if name not in fixed:
-                values[name] = value
-    elif "torch" in fixed and torch is None:
-        for name in _BUILD_FACTS:
-            if name not in fixed:
-                values[name] = None
 
 
 def ordered_facts(settings: Settings) -> list[str]:
@@ -389,7 +363,7 @@ def build_table(project: Project, fixed: Mapping[str, FactValue] | None = None) 
         if len({_fact_cell(o.environment, name) for o in outcomes}) > 1 or name == "torch"
     ]
     if any(o.environment.values.get("torch-local") for o in outcomes):
-        facts = [name for name in facts if name not in _BUILD_FACTS]
+        facts = [name for name in facts if name not in BUILD_FACTS]
         facts.insert(facts.index("torch") + 1, "build")
     cells = [requirement_cells(o.resolution) if o.resolution else {} for o in outcomes]
     names: list[str] = []
@@ -428,8 +402,10 @@ def _fact_cell(environment: Environment, name: str) -> str:
     return format_value(values.get(name))
 
 
-def short_error(message: str) -> str:
+def short_error(error: ResolveError) -> str:
     """A build error as a table cell: the row's own message, or that no row covers torch."""
-    if "matches none of the matrix rows that test torch" in message:
+    if isinstance(error, UnmatchedTorch):
         return 'no row covers this torch (unmatched = "error")'
-    return message.split(" (tool.torchpins.matrix[")[0]
+    if isinstance(error, RowError) and error.row.error is not None:
+        return error.row.error
+    return str(error)

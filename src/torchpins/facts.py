@@ -1,20 +1,31 @@
-"""The facts a matrix row can test, and how an override value becomes one.
+"""The pure fact layer: which facts there are, what a fact value is, where it came from, and every
+rule about a torch version and its build label (:class:`TorchBuild`).
 
-A fact value is a version string (normalised by packaging), a plain string, a boolean, a tuple of
-version strings (``gpu-arch``) or ``None`` for "absent". Versions stay strings so that the build
-record can hold them as they are; conditions parse them with packaging when they compare.
+Nothing here reads the machine (that is :mod:`torchpins.probe`) or the project (that is
+:mod:`torchpins.settings`). A fact value is a version string (packaging's normal form), a plain
+string, a boolean, a tuple of version strings (``gpu-arch``) or ``None`` for "absent". Versions stay
+strings so that the build record can hold them as they are; conditions parse them when they
+compare.
 """
 
 from __future__ import annotations
 
-from torchpins._value import Value
-from torchpins.errors import OverrideError, did_you_mean, has_control_characters
+import enum
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from packaging.version import InvalidVersion, Version
+
+from torchpins.errors import OverrideError, did_you_mean, has_control_characters, shorten
 
 FactValue = str | bool | tuple[str, ...] | None
+SourceKind = Literal["probed", "override", "assumed"]
 
 
-class Kind:
-    """The kinds of fact (plain strings: :mod:`enum` costs import time the probe cannot spare)."""
+class Kind(str, enum.Enum):
+    """The kinds of fact."""
 
     VERSION = "version"
     STRING = "string"
@@ -22,19 +33,15 @@ class Kind:
     VERSION_LIST = "list of versions"
 
 
-class FactSpec(Value):
-    __slots__ = ("choices", "help", "kind", "lazy", "name")
-
-    def __init__(
-        self, name: str, kind: str, lazy: bool, help: str, choices: tuple[str, ...] = ()
-    ) -> None:
-        self.name = name
-        self.kind = kind
-        #: Lazy facts are probed only when a row needs them (they may be slow or need hardware).
-        self.lazy = lazy
-        self.help = help
-        #: For string facts with a closed set of values.
-        self.choices = choices
+@dataclass(frozen=True)
+class FactSpec:
+    name: str
+    kind: Kind
+    #: Lazy facts are probed only when a row needs them (they may be slow or need hardware).
+    lazy: bool
+    help: str
+    #: For string facts with a closed set of values.
+    choices: tuple[str, ...] = ()
 
 
 FACTS: dict[str, FactSpec] = {
@@ -63,20 +70,182 @@ FACTS: dict[str, FactSpec] = {
 }
 
 CORE_FACTS: tuple[str, ...] = tuple(name for name, spec in FACTS.items() if not spec.lazy)
-#: Facts that describe the torch build; they follow the torch they came with.
+LAZY_FACTS: tuple[str, ...] = tuple(name for name, spec in FACTS.items() if spec.lazy)
+#: The facts that describe the torch build; they follow the torch they came with.
 TORCH_FACTS: tuple[str, ...] = ("torch", "torch-local", "cuda", "rocm", "accelerator")
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
-_LOCAL_LABEL = r"[a-z0-9]+(?:[._-][a-z0-9]+)*"
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from packaging.version import Version
+#: The build facts alone, which a torch's label implies.
+BUILD_FACTS: tuple[str, ...] = TORCH_FACTS[1:]
 
 
 def env_var(fact: str) -> str:
     """``cuda-driver`` -> ``TORCHPINS_CUDA_DRIVER``."""
     return "TORCHPINS_" + fact.upper().replace("-", "_")
+
+
+def format_value(value: FactValue) -> str:
+    """A fact value as ``torchpins probe`` shows it."""
+    if value is None:
+        return "(absent)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return ",".join(value) if value else "(none)"
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Where a fact came from
+
+
+@dataclass(frozen=True)
+class Source:
+    kind: SourceKind
+    #: Human detail: the file probed, the variable read, or why the fact is absent.
+    detail: str
+    #: Set when the fact could not be determined (a broken torch install): the message, with
+    #: the fix, that stops a build whose matrix needs this fact.
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class TorchHint:
+    """Why a build sees no torch: a sentence, and the torch it cannot see, when one was found."""
+
+    sentence: str
+    hidden_version: str | None = None
+    #: Whether the build is known to run in an isolated environment.
+    isolated: bool = True
+
+
+@dataclass(frozen=True)
+class Facts:
+    values: Mapping[str, FactValue]
+    sources: Mapping[str, Source]
+    #: Things worth saying that do not stop a build (a shadowed torch, a hung nvidia-smi).
+    warnings: tuple[str, ...] = ()
+    #: When no torch was found: what the isolated build environment hides, if that can be told.
+    torch_hint: TorchHint | None = None
+
+    @classmethod
+    def given(cls, values: Mapping[str, FactValue], detail: str) -> Facts:
+        """Facts stated rather than probed (a representative environment, a CI job)."""
+        return cls(dict(values), dict.fromkeys(values, Source("override", detail)))
+
+    def with_values(self, updates: Mapping[str, tuple[FactValue, Source]]) -> Facts:
+        values = dict(self.values)
+        sources = dict(self.sources)
+        for name, (value, source) in updates.items():
+            values[name] = value
+            sources[name] = source
+        return replace(self, values=values, sources=sources)
+
+    @property
+    def torch(self) -> TorchBuild | None:
+        return TorchBuild.from_facts(self.values)
+
+
+# --------------------------------------------------------------------------------------------
+# torch versions and build labels: every rule in one place
+
+#: The labels torch's own indexes use: cpu, xpu, cuXYZ, rocmX.Y.
+_BUILD_LABEL = re.compile(r"cpu|xpu|cu(\d+)(\d)|rocm(\d+(?:\.\d+)*)")
+
+
+@dataclass(frozen=True)
+class TorchBuild:
+    """A torch version with its local label (``2.8.0+cu128``, ``2.5.0a0+872d972e41.nv24.08``)
+    and what the label says about its build."""
+
+    version: Version
+
+    @classmethod
+    def parse(cls, text: str) -> TorchBuild:
+        """:class:`packaging.version.InvalidVersion` when ``text`` is not a version."""
+        return cls(Version(text))
+
+    @classmethod
+    def from_facts(cls, values: Mapping[str, FactValue]) -> TorchBuild | None:
+        """The torch of a set of facts (``torch`` and ``torch-local``), or None for no torch."""
+        torch = values.get("torch")
+        if not isinstance(torch, str):
+            return None
+        label = values.get("torch-local")
+        return cls(Version(f"{torch}+{label}" if isinstance(label, str) and label else torch))
+
+    @property
+    def public(self) -> str:
+        """``2.8.0`` of ``2.8.0+cu128`` (epoch and pre-release kept)."""
+        return self.version.public
+
+    @property
+    def label(self) -> str | None:
+        return self.version.local
+
+    @property
+    def text(self) -> str:
+        return str(self.version)
+
+    @property
+    def minor(self) -> str:
+        """``2.8`` (``1!2.8`` for an epoch torch): what a minor pin matches."""
+        epoch = f"{self.version.epoch}!" if self.version.epoch else ""
+        return f"{epoch}{self.version.major}.{self.version.minor}"
+
+    def build_facts(self) -> dict[str, FactValue]:
+        """What the label implies: ``cu128`` -> CUDA 12.8, ``rocm6.3`` -> ROCm 6.3, ``cpu`` ->
+        CPU. Unknown labels (NGC's ``872d972e41.nv24.08``) imply nothing."""
+        return {"torch-local": self.label, **label_build(self.label)}
+
+    def facts(self) -> dict[str, FactValue]:
+        return {"torch": self.public, **self.build_facts()}
+
+
+def label_build(label: str | None) -> dict[str, FactValue]:
+    """``cuda``, ``rocm`` and ``accelerator`` as a local label implies them (all None when the
+    label says nothing)."""
+    facts: dict[str, FactValue] = {"cuda": None, "rocm": None, "accelerator": None}
+    match = _BUILD_LABEL.fullmatch(label or "")
+    if match is None:
+        return facts
+    if match.group(1) is not None:
+        facts["cuda"] = f"{int(match.group(1))}.{match.group(2)}"
+        facts["accelerator"] = "cuda"
+    elif match.group(3) is not None:
+        facts["rocm"] = match.group(3)
+        facts["accelerator"] = "rocm"
+    else:
+        facts["accelerator"] = label
+    return facts
+
+
+def is_build_label(label: str) -> bool:
+    """A label torch's own indexes use: cpu, xpu, cuXYZ, rocmX.Y."""
+    return _BUILD_LABEL.fullmatch(label) is not None
+
+
+def build_label(accelerator: str, version: str | None = None) -> str:
+    """The label of a build: ``("cuda", "12.8")`` -> ``cu128``, ``("rocm", "6.3")`` ->
+    ``rocm6.3``, ``("cpu", None)`` -> ``cpu``."""
+    if accelerator == "cuda" and version:
+        release = Version(version).release
+        return f"cu{release[0]}{release[1] if len(release) > 1 else 0}"
+    if accelerator == "rocm" and version:
+        return f"rocm{version}"
+    return accelerator
+
+
+def torch_text(values: Mapping[str, FactValue]) -> str:
+    """``2.8.0+cu128``, or ``(no torch)``."""
+    torch = TorchBuild.from_facts(values)
+    return torch.text if torch else "(no torch)"
+
+
+# --------------------------------------------------------------------------------------------
+# Fact values from text
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 def fact_spec(name: str, where: str) -> FactSpec:
@@ -85,7 +254,7 @@ def fact_spec(name: str, where: str) -> FactSpec:
         return FACTS[name]
     except KeyError:
         raise OverrideError(
-            f"{where}: {name!r} is not a fact{did_you_mean(name, FACTS)}; "
+            f"{where}: {shorten(name)} is not a fact{did_you_mean(name, FACTS)}; "
             f"the facts are {', '.join(FACTS)}"
         ) from None
 
@@ -93,17 +262,16 @@ def fact_spec(name: str, where: str) -> FactSpec:
 def parse_fact_value(name: str, raw: str, origin: str) -> FactValue:
     """Turn the text of an override into a fact value. ``origin`` names the variable or setting
     the text came from, for the error message. An empty text means "absent"."""
-    import re
-
     spec = fact_spec(name, origin)
     if has_control_characters(raw):
-        raise OverrideError(f"{origin}: the value {raw!r} holds a control character or newline")
+        raise OverrideError(
+            f"{origin}: the value {shorten(raw)} holds a control character or newline"
+        )
     text = raw.strip()
     if not text:
         return None
     if spec.kind == Kind.VERSION:
-        version = _parse_version(text, origin, allow_local=(name == "torch"))
-        return str(version)
+        return str(_parse_version(text, origin, allow_local=(name == "torch")))
     if spec.kind == Kind.VERSION_LIST:
         items = [item for item in re.split(r"[\s,;]+", text) if item]
         return tuple(str(_parse_version(item, origin, allow_local=False)) for item in items)
@@ -113,90 +281,174 @@ def parse_fact_value(name: str, raw: str, origin: str) -> FactValue:
             return True
         if lowered in _FALSE:
             return False
-        raise OverrideError(f"{origin}: {raw!r} is not a boolean; use 1/0, true/false or yes/no")
-    if name == "torch-local" and not re.fullmatch(_LOCAL_LABEL, text, re.IGNORECASE):
-        raise OverrideError(f"{origin}: {raw!r} is not a local version label such as cu128 or cpu")
+        raise OverrideError(
+            f"{origin}: {shorten(raw)} is not a boolean; use 1/0, true/false or yes/no"
+        )
+    if name == "torch-local":
+        try:
+            label = Version(f"0+{text}").local
+        except InvalidVersion:
+            label = None
+        if label is None:
+            raise OverrideError(
+                f"{origin}: {shorten(raw)} is not a local version label such as cu128 or cpu"
+            )
+        return label
     if spec.choices and text not in spec.choices:
         raise OverrideError(
-            f"{origin}: {raw!r} is not one of {', '.join(spec.choices)}"
+            f"{origin}: {shorten(raw)} is not one of {', '.join(spec.choices)}"
             f"{did_you_mean(text, spec.choices)}"
         )
     return text
 
 
 def _parse_version(text: str, origin: str, *, allow_local: bool) -> Version:
-    from packaging.version import InvalidVersion, Version
-
     try:
         version = Version(text)
     except InvalidVersion:
-        raise OverrideError(f"{origin}: {text!r} is not a valid version (PEP 440)") from None
+        raise OverrideError(f"{origin}: {shorten(text)} is not a valid version (PEP 440)") from None
     if version.local is not None and not allow_local:
-        raise OverrideError(f"{origin}: {text!r} has a local label (+...); give the version only")
+        raise OverrideError(
+            f"{origin}: {shorten(text)} has a local label (+...); give the version only"
+        )
     return version
 
 
-def split_torch_version(text: str) -> tuple[str, str | None]:
-    """``"2.7.1+cu128"`` -> ``("2.7.1", "cu128")``: the public version and the local label.
-    A version already in packaging's normal form for a plain release (digits and dots, an
-    optional lower-case label) is split as it stands, without importing packaging: that is
-    every torch a build meets, and it keeps probing cheap; anything else goes to packaging."""
-    if is_plain_version(text):
-        release, _, label = text.partition("+")
-        return release, label or None
-    from packaging.version import Version
+# --------------------------------------------------------------------------------------------
+# Overrides: one parser for every place a fact can be set from outside
 
-    version = Version(text)
-    return version.public, version.local
+#: Established override names that mean the same as a torchpins fact (conda's virtual packages);
+#: read after TORCHPINS_<FACT>, and only for a fact that is needed.
+CONDA_OVERRIDES = {"cuda-driver": "CONDA_OVERRIDE_CUDA", "gpu-arch": "CONDA_OVERRIDE_CUDA_ARCH"}
 
 
-def is_plain_version(text: str) -> bool:
-    """``2.8.0`` or ``2.8.0+cu128``: a release and an optional label, both already in
-    packaging's normal form, so valid and split at ``+`` exactly as packaging would."""
-    release, plus, label = text.partition("+")
-    return is_plain_release(release) and (not plus or _is_plain_label(label))
+@dataclass(frozen=True)
+class Layer:
+    """One place overrides come from: ``fact -> text``, and how to name a fact set there
+    (``"-C torchpins.{fact}"``, ``"--set {fact}"``, ``"{variable}"``)."""
+
+    texts: Mapping[str, str | list[str]]
+    origin: str
 
 
-def is_plain_release(text: str) -> bool:
-    """``2.8.0``: numbers without leading zeros, joined by dots (packaging's normal form)."""
-    parts = text.split(".")
-    return all(part.isdigit() and part.isascii() and (part == "0" or part[0] != "0")
-               for part in parts)  # fmt: skip
+@dataclass(frozen=True)
+class Overrides:
+    """Every fact set from outside, with its source. ``facts`` also holds what a torch set with a
+    label implies (``torch-local``, ``cuda``, ``rocm``, ``accelerator``, source ``assumed``)."""
+
+    facts: Mapping[str, tuple[FactValue, Source]] = field(default_factory=dict)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.facts
+
+    @property
+    def torch_origin(self) -> str | None:
+        """Where torch itself was set, or None when it was not."""
+        entry = self.facts.get("torch")
+        return entry[1].detail if entry else None
 
 
-def _is_plain_label(label: str) -> bool:
-    parts = label.split(".")
-    return all(
-        part and part.isascii() and part.isalnum() and part == part.lower() for part in parts
+def layers(
+    config_settings: Mapping[str, str | list[str]] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    set_pairs: Sequence[tuple[str, str]] = (),
+    setting_origin: str = "-C torchpins.{fact}",
+) -> list[Layer]:
+    """The override layers in precedence order (SPEC section 4): ``-C torchpins.*`` (or the
+    CLI's ``--set``), then ``TORCHPINS_*``. Unknown ``TORCHPINS_*`` variables are errors."""
+    result: list[Layer] = []
+    settings: dict[str, str | list[str]] = {}
+    for key, text in (config_settings or {}).items():
+        if key.startswith("torchpins."):
+            settings[key[len("torchpins.") :]] = text
+    for fact, text in set_pairs:
+        if fact in settings:
+            raise OverrideError(
+                f"{setting_origin.format(fact=fact)} is given more than once; give it once"
+            )
+        settings[fact] = text
+    result.append(Layer(settings, setting_origin))
+    variables: dict[str, str | list[str]] = {}
+    for variable, text in (environ or {}).items():
+        if not variable.startswith("TORCHPINS_"):
+            continue
+        fact = variable[len("TORCHPINS_") :].lower().replace("_", "-")
+        if fact not in FACTS:
+            names = [env_var(name) for name in FACTS]
+            raise OverrideError(
+                f"{shorten(variable, quote=False)} is not a torchpins variable"
+                f"{did_you_mean(variable, names)}; "
+                f"the variables are TORCHPINS_<FACT> for the facts {', '.join(FACTS)}"
+            )
+        variables[fact] = text
+    result.append(Layer(variables, "TORCHPINS_{FACT}"))
+    return result
+
+
+def read_overrides(
+    config_settings: Mapping[str, str | list[str]] | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    set_pairs: Sequence[tuple[str, str]] = (),
+    setting_origin: str = "-C torchpins.{fact}",
+    needed: Collection[str] = (),
+) -> Overrides:
+    """Every override, parsed and validated, the first layer that sets a fact winning. conda's
+    ``CONDA_OVERRIDE_*`` come last, and only for facts in ``needed``."""
+    found: dict[str, tuple[FactValue, Source]] = {}
+    for layer in layers(
+        config_settings, environ, set_pairs=set_pairs, setting_origin=setting_origin
+    ):
+        for fact, text in layer.texts.items():
+            origin = (
+                env_var(fact)
+                if layer.origin == "TORCHPINS_{FACT}"
+                else layer.origin.format(fact=fact)
+            )
+            fact_spec(fact, origin)
+            if not isinstance(text, str):
+                raise OverrideError(f"{origin} is given more than once; give it once")
+            if fact not in found:
+                found[fact] = (parse_fact_value(fact, text, origin), Source("override", origin))
+    for fact, variable in CONDA_OVERRIDES.items():
+        if fact in needed and fact not in found and environ and variable in environ:
+            found[fact] = (
+                parse_fact_value(fact, environ[variable], variable),
+                Source("override", variable),
+            )
+    if "torch" in found:
+        value, source = found["torch"]
+        named = named_torch(value if isinstance(value, str) else None, source)
+        found = {**named, **found, "torch": named["torch"]}
+    return Overrides(found)
+
+
+def named_torch(version: str | None, source: Source) -> dict[str, tuple[FactValue, Source]]:
+    """The torch facts of a torch that is named (by an override, or ``missing``) rather than
+    probed: its public version with ``source``, and the build facts its label implies, assumed
+    (a torch named without a label, or named empty, implies none)."""
+    if version is None:
+        why = Source("assumed", f"no torch (from {source.detail})")
+        return {"torch": (None, source), **dict.fromkeys(BUILD_FACTS, (None, why))}
+    torch = TorchBuild.parse(version)
+    why = Source("assumed", f"label of the torch version from {source.detail}")
+    return {
+        "torch": (torch.public, source),
+        **{name: (value, why) for name, value in torch.build_facts().items()},
+    }
+
+
+def cxx11abi_assumed(torch: str | None, platform: FactValue, why: str) -> tuple[FactValue, Source]:
+    """``cxx11abi`` for a torch that is named, not installed: Linux wheels of torch 2.7 and newer
+    all use the C++11 ABI; for anything else it cannot be known and must be stated."""
+    if torch is None:
+        return None, Source("assumed", f"no torch ({why})")
+    if platform == "linux" and Version(torch) >= Version("2.7.0.dev0"):
+        detail = f"Linux builds of torch 2.7 and newer use the C++11 ABI (torch {torch} {why})"
+        return True, Source("assumed", detail)
+    message = (
+        f"the matrix tests cxx11abi, which cannot be known for torch {torch} {why} "
+        f"on {platform}; state it with TORCHPINS_CXX11ABI=1 or 0 (or -C torchpins.cxx11abi=...)"
     )
-
-
-def assumed_from_label(label: str | None) -> dict[str, FactValue]:
-    """The build facts a torch local label implies: ``cu128`` -> CUDA 12.8, ``rocm6.3`` -> ROCm
-    6.3, ``cpu`` -> CPU. Used when torch is named rather than installed (overrides, ``missing``)."""
-    import re
-
-    facts: dict[str, FactValue] = {"cuda": None, "rocm": None, "accelerator": None}
-    if label is None:
-        return facts
-    cuda = re.fullmatch(r"cu(\d+)(\d)", label)
-    rocm = re.fullmatch(r"rocm(\d+(?:\.\d+)*)", label)
-    if cuda:
-        facts["cuda"] = f"{int(cuda.group(1))}.{cuda.group(2)}"
-        facts["accelerator"] = "cuda"
-    elif rocm:
-        facts["rocm"] = rocm.group(1)
-        facts["accelerator"] = "rocm"
-    elif label in ("cpu", "xpu"):
-        facts["accelerator"] = label
-    return facts
-
-
-def format_value(value: FactValue) -> str:
-    if value is None:
-        return "(absent)"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return ",".join(value) if value else "(none)"
-    return value
+    return None, Source("assumed", message, problem=message)

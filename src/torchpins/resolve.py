@@ -18,12 +18,34 @@ from packaging.version import Version
 
 from torchpins import __version__
 from torchpins.errors import ResolveError
-from torchpins.facts import FACTS, FactValue, format_value
-from torchpins.probe import Facts, Source, cxx11abi_assumed, torch_facts_assumed
+from torchpins.facts import (
+    FACTS,
+    Facts,
+    FactValue,
+    Source,
+    TorchBuild,
+    cxx11abi_assumed,
+    format_value,
+    named_torch,
+)
 from torchpins.settings import Project, Row, Settings
 
 _TORCH = canonicalize_name("torch")
 Extras = dict[NormalizedName, list[Requirement]]
+
+
+class RowError(ResolveError):
+    """A matrix row's ``error`` applies to this environment."""
+
+    def __init__(self, message: str, row: Row, matched: tuple[int, ...]) -> None:
+        super().__init__(message)
+        self.row = row
+        #: The rows that applied, this one last.
+        self.matched = matched
+
+
+class UnmatchedTorch(ResolveError):
+    """Rows test torch, none matches this torch, and ``unmatched = "error"``."""
 
 
 @dataclass(frozen=True)
@@ -108,7 +130,9 @@ def resolve(project: Project, facts: Facts) -> Resolution:
             continue
         matched.append(row.index)
         if row.error is not None:
-            raise ResolveError(f"{row.error} ({row.key} applies: {_because(row, values)})")
+            raise RowError(
+                f"{row.error} ({row.key} applies: {_because(row, values)})", row, tuple(matched)
+            )
         dependencies, extras = _apply(row, dependencies, extras)
 
     warnings = _check_unmatched(settings, values)
@@ -150,20 +174,18 @@ def base_lists(settings: Settings) -> tuple[list[str], dict[str, list[str]]]:
 
 def torch_pin(settings: Settings, values: Mapping[str, FactValue]) -> SpecifierSet | None:
     """The specifier the wheel requires torch with (``[tool.torchpins.torch].pin``)."""
-    torch = values.get("torch")
-    if settings.torch.pin == "none" or not isinstance(torch, str):
+    torch = TorchBuild.from_facts(values)
+    if settings.torch.pin == "none" or torch is None:
         return None
-    version = Version(torch)
-    minor = Version(f"{version.major}.{version.minor}")
     if settings.torch.pin == "minor":
-        return SpecifierSet(f"=={version.major}.{version.minor}.*")
+        return SpecifierSet(f"=={torch.minor}.*")
     if settings.torch.pin == "exact":
-        return SpecifierSet(f"=={version.public}")
+        return SpecifierSet(f"=={torch.public}")
     if settings.torch.pin == "local":
-        label = values.get("torch-local")
-        return SpecifierSet(f"=={version.public}" + (f"+{label}" if label else ""))
+        return SpecifierSet(f"=={torch.text}")
     # floor: the minor release, or the pre-release itself when it comes before that release
-    return SpecifierSet(f">={minor}" if minor <= version else f">={version.public}")
+    minor = Version(torch.minor)
+    return SpecifierSet(f">={minor}" if minor <= torch.version else f">={torch.public}")
 
 
 def _apply_missing(project: Project, facts: Facts) -> Facts:
@@ -173,9 +195,7 @@ def _apply_missing(project: Project, facts: Facts) -> Facts:
     if missing == "unpinned":
         return facts
     if missing != "error":
-        assumed = torch_facts_assumed(
-            missing, "in tool.torchpins.torch.missing", "assumed", "tool.torchpins.torch.missing"
-        )
+        assumed = named_torch(missing, Source("assumed", "tool.torchpins.torch.missing"))
         if "cxx11abi" in facts.values and facts.sources["cxx11abi"].kind != "override":
             # needed, and probed from no torch: assume it for the torch named here
             public = assumed["torch"][0]
@@ -263,7 +283,7 @@ def _check_unmatched(settings: Settings, values: Mapping[str, FactValue]) -> tup
     )
     if settings.unmatched == "warn":
         return (message + ". Building with the pins that apply regardless of torch.",)
-    raise ResolveError(
+    raise UnmatchedTorch(
         message + ', or set tool.torchpins.unmatched = "warn" to build with the other pins'
     )
 

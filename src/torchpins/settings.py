@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -20,8 +20,9 @@ from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
 from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from torchpins.errors import ConfigError, did_you_mean, has_control_characters
-from torchpins.facts import FACTS, FactValue, Kind
+from torchpins import schema
+from torchpins.errors import ConfigError, did_you_mean, has_control_characters, shorten
+from torchpins.facts import FACTS, FactValue, Kind, is_build_label
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -30,33 +31,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 PinPolicy = Literal["minor", "exact", "local", "floor", "none"]
 Unmatched = Literal["error", "warn", "ignore"]
-PIN_POLICIES: tuple[str, ...] = ("minor", "exact", "local", "floor", "none")
-UNMATCHED_POLICIES: tuple[str, ...] = ("error", "warn", "ignore")
-MISSING_WORDS: tuple[str, ...] = ("error", "unpinned")
 
-_TOP_KEYS = (
-    "dependencies",
-    "optional-dependencies",
-    "unmatched",
-    "torch",
-    "matrix",
-    "local-version",
-    "guard",
-    "ci",
-)
-_GUARD_KEYS = ("file", "on-mismatch")
-_CI_KEYS = ("python", "platforms", "torch")
-_CI_TORCH_KEYS = ("version", "builds")
-#: platform-machine pairs CI can build on, and the GitHub Actions runner for each.
-CI_PLATFORMS = {
-    "linux-x86_64": "ubuntu-latest",
-    "linux-aarch64": "ubuntu-24.04-arm",
-    "darwin-arm64": "macos-latest",
-    "darwin-x86_64": "macos-13",
-    "win32-AMD64": "windows-latest",
-}
-_TORCH_KEYS = ("pin", "missing")
-_ROW_KEYS = ("when", "unless", "error", "remove", "drop-extras", "extras", "add", "pins")
 #: Spellings people reach for that ``sys.platform`` never has.
 _PLATFORM_ALIASES = {
     "macos": "darwin",
@@ -276,8 +251,8 @@ def load_project(directory: str | os.PathLike[str] = ".") -> Project:
     directory = os.fspath(directory)
     path = os.path.join(directory, "pyproject.toml")
     document = read_toml(path)
-    tool = document.get("tool")
-    table = tool.get("torchpins") if isinstance(tool, dict) else None
+    tool = _table(document.get("tool", {}), "tool")
+    table = tool.get("torchpins")
     if table is None:
         raise ConfigError(
             f"{path} has no [tool.torchpins] table; torchpins.build_meta needs one to know what to "
@@ -348,8 +323,8 @@ def _check_project_table(document: Mapping[str, Any], settings: Settings) -> str
             f"project.dynamic must list {' and '.join(map(repr, missing))}{why}, or setuptools "
             f"drops the requirements torchpins computes; write dynamic = [{fields}]"
         )
-    tool = document.get("tool", {})
-    setuptools_dynamic = tool.get("setuptools", {}).get("dynamic", {})
+    setuptools = _table(document["tool"].get("setuptools", {}), "tool.setuptools")
+    setuptools_dynamic = setuptools.get("dynamic", {})
     if isinstance(setuptools_dynamic, dict):
         for field in ("dependencies", "optional-dependencies"):
             if field in setuptools_dynamic:
@@ -364,10 +339,10 @@ def parse_settings(table: Any) -> Settings:
     """``[tool.torchpins]`` as a :class:`Settings`."""
     key = "tool.torchpins"
     table = _table(table, key)
-    _reject_unknown(table, _TOP_KEYS, key)
+    _reject_unknown(table, schema.TOOL, key)
     dependencies = _requirements(table.get("dependencies", []), f"{key}.dependencies")
     optional = _extras_table(table.get("optional-dependencies", {}), f"{key}.optional-dependencies")
-    unmatched = _choice(table.get("unmatched", "error"), UNMATCHED_POLICIES, f"{key}.unmatched")
+    unmatched = _choice(table, schema.lookup("unmatched"), key)
     torch = _torch_settings(table.get("torch", {}), f"{key}.torch")
     raw_matrix = table.get("matrix", [])
     if isinstance(raw_matrix, dict):
@@ -407,7 +382,7 @@ def _local_version(raw: Any) -> str:
 
 def _guard(raw: Any, key: str) -> GuardSettings:
     table = _table(raw, key)
-    _reject_unknown(table, _GUARD_KEYS, key)
+    _reject_unknown(table, schema.lookup("guard"), key)
     if "file" not in table:
         raise ConfigError(
             f'{key}.file is missing; name the module to write, e.g. "src/mypkg/_torch_guard.py"'
@@ -422,18 +397,17 @@ def _guard(raw: Any, key: str) -> GuardSettings:
         or any(not part for part in parts)
     ):
         raise ConfigError(
-            f"{key}.file: {file!r} must be a relative path to a .py file inside the project, "
+            f"{key}.file: {shorten(file)} must be a relative path to a .py file inside the "
+            "project, "
             'e.g. "src/mypkg/_torch_guard.py"'
         )
-    on_mismatch = _choice(
-        table.get("on-mismatch", "error"), ("error", "warn"), f"{key}.on-mismatch"
-    )
+    on_mismatch = _choice(table, schema.lookup("guard.on-mismatch"), key)
     return GuardSettings(file, cast(Literal["error", "warn"], on_mismatch))
 
 
 def _ci(raw: Any, key: str) -> CiSettings:
     table = _table(raw, key)
-    _reject_unknown(table, _CI_KEYS, key)
+    _reject_unknown(table, schema.lookup("ci"), key)
     python = _string_list(table.get("python", []), f"{key}.python")
     for index, text in enumerate(python):
         try:
@@ -441,13 +415,18 @@ def _ci(raw: Any, key: str) -> CiSettings:
         except InvalidVersion:
             version = None
         if version is None or len(version.release) != 2 or version.local or version.pre:
-            raise ConfigError(f"{key}.python[{index}]: {text!r} is not a Python version like 3.12")
-    platforms = _string_list(table.get("platforms", ["linux-x86_64"]), f"{key}.platforms")
-    for index, text in enumerate(platforms):
-        if text not in CI_PLATFORMS:
             raise ConfigError(
-                f"{key}.platforms[{index}]: {text!r} is not one of {', '.join(CI_PLATFORMS)}"
-                f"{did_you_mean(text, CI_PLATFORMS)}"
+                f"{key}.python[{index}]: {shorten(text)} is not a Python version like 3.12"
+            )
+    platforms_key = schema.lookup("ci.platforms")
+    platforms = _string_list(
+        table.get("platforms", list(platforms_key.default or ())), f"{key}.platforms"
+    )
+    for index, text in enumerate(platforms):
+        if text not in platforms_key.choices:
+            raise ConfigError(
+                f"{key}.platforms[{index}]: {shorten(text)} is not one of "
+                f"{', '.join(platforms_key.choices)}{did_you_mean(text, platforms_key.choices)}"
             )
     raw_torch = table.get("torch")
     if not isinstance(raw_torch, list) or not raw_torch:
@@ -458,37 +437,32 @@ def _ci(raw: Any, key: str) -> CiSettings:
     for index, item in enumerate(raw_torch):
         item_key = f"{key}.torch[{index}]"
         entry = _table(item, item_key)
-        _reject_unknown(entry, _CI_TORCH_KEYS, item_key)
+        _reject_unknown(entry, schema.lookup("ci.torch"), item_key)
         if "version" not in entry:
             raise ConfigError(f'{item_key}.version is missing; e.g. version = "2.8.0"')
         text = _string(entry["version"], f"{item_key}.version")
         try:
             version = Version(text)
         except InvalidVersion:
-            raise ConfigError(f"{item_key}.version: {text!r} is not a valid version") from None
+            raise ConfigError(
+                f"{item_key}.version: {shorten(text)} is not a valid version"
+            ) from None
         if version.local:
             raise ConfigError(
-                f"{item_key}.version: {text!r} has a label; put the build in builds "
+                f"{item_key}.version: {shorten(text)} has a label; put the build in builds "
                 f'(builds = ["{version.local}"])'
             )
         builds = _string_list(entry.get("builds", []), f"{item_key}.builds")
         for build_index, build in enumerate(builds):
             if not is_build_label(build):
                 raise ConfigError(
-                    f"{item_key}.builds[{build_index}]: {build!r} is not a torch build label "
-                    "such as cpu, cu128, rocm6.3 or xpu"
+                    f"{item_key}.builds[{build_index}]: {shorten(build)} is not a torch build "
+                    "label such as cpu, cu128, rocm6.3 or xpu"
                 )
         entries.append(CiTorch(text, tuple(builds)))
     if not python:
         raise ConfigError(f'{key}.python is missing or empty; e.g. python = ["3.11", "3.12"]')
     return CiSettings(tuple(python), tuple(platforms), tuple(entries))
-
-
-def is_build_label(label: str) -> bool:
-    """A label torch builds carry: cpu, xpu, cuXYZ, rocmX.Y."""
-    import re
-
-    return bool(re.fullmatch(r"cpu|xpu|cu\d{3,}|rocm\d+(\.\d+)*", label))
 
 
 def _string_list(raw: Any, key: str) -> tuple[str, ...]:
@@ -500,21 +474,24 @@ def _string_list(raw: Any, key: str) -> tuple[str, ...]:
 
 def _torch_settings(raw: Any, key: str) -> TorchSettings:
     table = _table(raw, key)
-    _reject_unknown(table, _TORCH_KEYS, key)
-    pin = _choice(table.get("pin", "minor"), PIN_POLICIES, f"{key}.pin")
-    missing = table.get("missing", "error")
+    _reject_unknown(table, schema.lookup("torch"), key)
+    pin = _choice(table, schema.lookup("torch.pin"), key)
+    declared = schema.lookup("torch.missing")
+    words = declared.choices
+    missing = table.get("missing", declared.default)
     if not isinstance(missing, str):
         raise ConfigError(
-            f'{key}.missing: expected "error", "unpinned" or a torch version, got {_type(missing)}'
+            f"{key}.missing: expected {' or '.join(map(repr, words))} or a torch version, "
+            f"got {_type(missing)}"
         )
-    if missing not in MISSING_WORDS:
+    if missing not in words:
         _string(missing, f"{key}.missing")
         try:
             Version(missing)
         except InvalidVersion:
             raise ConfigError(
-                f'{key}.missing: {missing!r} is neither "error", "unpinned" nor a torch version '
-                f'such as "2.8.0"{did_you_mean(missing, MISSING_WORDS)}'
+                f"{key}.missing: {shorten(missing)} is neither {', '.join(map(repr, words))} nor "
+                f'a torch version such as "2.8.0"{did_you_mean(missing, words)}'
             ) from None
     return TorchSettings(pin=cast(PinPolicy, pin), missing=missing)
 
@@ -522,7 +499,7 @@ def _torch_settings(raw: Any, key: str) -> TorchSettings:
 def _row(raw: Any, index: int) -> Row:
     key = f"tool.torchpins.matrix[{index}]"
     table = _table(raw, key)
-    _reject_unknown(table, _ROW_KEYS, key)
+    _reject_unknown(table, schema.ROW, key)
     when = _conditions(table.get("when", {}), f"{key}.when")
     unless = _conditions(table.get("unless", {}), f"{key}.unless")
     if "unless" in table and not unless:
@@ -532,10 +509,10 @@ def _row(raw: Any, index: int) -> Row:
         error = _string(error, f"{key}.error")
         if not error.strip():
             raise ConfigError(f"{key}.error: the message is empty; say what the user should do")
-    if not any(action in table for action in _ROW_KEYS[2:]):
+    if not any(action in table for action in schema.ROW_ACTIONS):
         raise ConfigError(
-            f"{key} has no action, so it does nothing; give it one of error, remove, "
-            "drop-extras, extras, add or pins, or remove the row"
+            f"{key} has no action, so it does nothing; give it one of "
+            f"{', '.join(schema.ROW_ACTIONS)}, or remove the row"
         )
     extras = _extras_table(table.get("extras", {}), f"{key}.extras")
     pins: list[tuple[NormalizedName, SpecifierSet]] = []
@@ -561,7 +538,7 @@ def _conditions(raw: Any, key: str) -> tuple[Condition, ...]:
     for fact, value in table.items():
         if fact not in FACTS:
             raise ConfigError(
-                f"{_child(key, fact)}: {fact!r} is not a fact{did_you_mean(fact, FACTS)}; "
+                f"{_child(key, fact)}: {shorten(fact)} is not a fact{did_you_mean(fact, FACTS)}; "
                 f"the facts are {', '.join(FACTS)}"
             )
         conditions.append(_condition(fact, value, f"{key}.{fact}"))
@@ -578,13 +555,13 @@ def _condition(fact: str, value: Any, key: str) -> Condition:
         specifier = _specifier(value, key, allow_empty=False)
         if any(spec.operator == "===" for spec in specifier):
             raise ConfigError(
-                f"{key}: {value!r} uses arbitrary equality (===), which cannot order versions; "
-                "use == or a range"
+                f"{key}: {shorten(value)} uses arbitrary equality (===), which cannot order "
+                "versions; use == or a range"
             )
         if any(Version(spec.version.removesuffix(".*")).local for spec in specifier):
             hint = " (test torch-local for the build label)" if fact == "torch" else ""
             raise ConfigError(
-                f"{key}: {value!r} names a local label; version facts ignore it{hint}"
+                f"{key}: {shorten(value)} names a local label; version facts ignore it{hint}"
             )
         return Condition(fact, kind, str(specifier) or value, specifier=specifier)
     if kind == Kind.BOOLEAN:
@@ -599,11 +576,12 @@ def _condition(fact: str, value: Any, key: str) -> Condition:
         choices = FACTS[fact].choices
         if choices and item not in choices:
             raise ConfigError(
-                f"{key}: {item!r} is not one of {', '.join(choices)}{did_you_mean(item, choices)}"
+                f"{key}: {shorten(item)} is not one of {', '.join(choices)}"
+                f"{did_you_mean(item, choices)}"
             )
         if fact == "platform" and item in _PLATFORM_ALIASES:
             raise ConfigError(
-                f"{key}: {item!r} is never a value of sys.platform "
+                f"{key}: {shorten(item)} is never a value of sys.platform "
                 f"(did you mean {_PLATFORM_ALIASES[item]!r}?)"
             )
     text = items[0] if len(items) == 1 else "in [" + ", ".join(items) + "]"
@@ -617,7 +595,7 @@ def _check_pins_are_declared(settings: Settings) -> None:
         for name, _ in row.pins:
             if name not in declared:
                 raise ConfigError(
-                    f"{row.key}.pins.{name}: {name!r} is not declared in tool.torchpins."
+                    f"{row.key}.pins.{name}: {shorten(name)} is not declared in tool.torchpins."
                     f"dependencies, optional-dependencies or any row's add or extras"
                     f"{did_you_mean(name, declared)}; declare it, or fix the name"
                 )
@@ -631,7 +609,7 @@ def _child(key: str, name: str) -> str:
     """``key.name`` for messages; a name that is not plain text is quoted, so that a message stays
     one line whatever the TOML key holds."""
     if has_control_characters(name) or not name:
-        return f"{key}.{name!r}"
+        return f"{key}.{shorten(name)}"
     return f"{key}.{name}"
 
 
@@ -647,8 +625,8 @@ def _table(value: Any, key: str) -> dict[str, Any]:
     return value
 
 
-def _reject_unknown(table: Mapping[str, Any], known: Iterable[str], key: str) -> None:
-    known = tuple(known)
+def _reject_unknown(table: Mapping[str, Any], declared: schema.Key, key: str) -> None:
+    known = declared.names
     for name in table:
         if name not in known:
             raise ConfigError(
@@ -661,15 +639,18 @@ def _string(value: Any, key: str) -> str:
     if not isinstance(value, str):
         raise ConfigError(f"{key}: expected a string, got {_type(value)}")
     if has_control_characters(value):
-        raise ConfigError(f"{key}: {value!r} holds a control character or newline")
+        raise ConfigError(f"{key}: {shorten(value)} holds a control character or newline")
     return value
 
 
-def _choice(value: Any, choices: tuple[str, ...], key: str) -> str:
-    text = _string(value, key)
+def _choice(table: Mapping[str, Any], declared: schema.Key, key: str) -> str:
+    """The value of a key with a closed set of choices (its default when absent)."""
+    key = f"{key}.{declared.name}"
+    text = _string(table.get(declared.name, declared.default), key)
+    choices = declared.choices
     if text not in choices:
         raise ConfigError(
-            f"{key}: {text!r} is not one of "
+            f"{key}: {shorten(text)} is not one of "
             f"{', '.join(repr(c) for c in choices)}{did_you_mean(text, choices)}"
         )
     return text
@@ -686,10 +667,11 @@ def _requirement(text: str, key: str) -> Requirement:
         requirement = Requirement(text)
     except InvalidRequirement as error:
         reason = str(error).splitlines()[0]
-        raise ConfigError(f"{key}: {text!r} is not a valid requirement: {reason}") from None
+        raise ConfigError(f"{key}: {shorten(text)} is not a valid requirement: {reason}") from None
     if requirement.marker is not None and "extra" in str(requirement.marker):
         raise ConfigError(
-            f"{key}: {text!r} tests 'extra' in its marker; list it under optional-dependencies"
+            f"{key}: {shorten(text)} tests 'extra' in its marker; list it under "
+            "optional-dependencies"
         )
     return requirement
 
@@ -704,7 +686,7 @@ def _name(text: Any, key: str) -> NormalizedName:
     try:
         return canonicalize_name(text, validate=True)
     except InvalidName:
-        raise ConfigError(f"{key}: {text!r} is not a valid project or extra name") from None
+        raise ConfigError(f"{key}: {shorten(text)} is not a valid project or extra name") from None
 
 
 def _names(value: Any, key: str) -> tuple[NormalizedName, ...]:
@@ -722,7 +704,8 @@ def _extras_table(
         name = _name(extra, _child(key, extra))
         if name in seen:
             raise ConfigError(
-                f"{_child(key, extra)}: {extra!r} and {seen[name]!r} are the same extra (PEP 685)"
+                f"{_child(key, extra)}: {shorten(extra)} and {shorten(seen[name])} are the same "
+                "extra (PEP 685)"
             )
         seen[name] = extra
         extras.append((name, _requirements(requirements, _child(key, extra))))
@@ -742,7 +725,7 @@ def _specifier(value: Any, key: str, *, allow_empty: bool = True) -> SpecifierSe
         except InvalidVersion:
             pass
         raise ConfigError(
-            f"{key}: {text!r} is not a valid version specifier{hint}; write e.g. '==0.0.31' "
+            f"{key}: {shorten(text)} is not a valid version specifier{hint}; write e.g. '==0.0.31' "
             "or '>=2.6,<2.8'"
         ) from None
     if not allow_empty and not str(specifier):

@@ -16,9 +16,8 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
-from torchpins.errors import TorchpinsError
-from torchpins.facts import FactValue, format_value
-from torchpins.probe import Facts
+from torchpins.errors import TorchpinsError, shorten
+from torchpins.facts import Facts, FactValue, format_value, torch_text
 
 
 class InspectError(TorchpinsError):
@@ -69,7 +68,7 @@ def _from_distribution(name: str) -> Inspected:
         dist = distribution(name)
     except PackageNotFoundError:
         raise InspectError(
-            f"{name!r} is neither a wheel file nor a distribution installed here"
+            f"{shorten(name)} is neither a wheel file nor a distribution installed here"
         ) from None
     text = dist.read_text("torchpins.json")
     if text is None:
@@ -77,7 +76,7 @@ def _from_distribution(name: str) -> Inspected:
             f"{dist.metadata['Name']} {dist.version} holds no torchpins.json: it was not built by "
             "torchpins (or was installed from an sdist by an old torchpins)"
         )
-    where = str(getattr(dist, "_path", name))
+    where = f"installed in {dist.locate_file('')}"
     return Inspected(dist.metadata["Name"], dist.version, where, _parse(text, where))
 
 
@@ -112,15 +111,6 @@ class Mismatch:
     why: str
 
 
-def torch_text(facts: dict[str, Any] | Facts) -> str:
-    values = facts.values if isinstance(facts, Facts) else facts
-    torch = values.get("torch")
-    label = values.get("torch-local")
-    if not torch:
-        return "(no torch)"
-    return f"{torch}+{label}" if label else str(torch)
-
-
 def compare(inspected: Inspected, here: Facts) -> list[Mismatch]:
     """What differs between the torch the wheel was built for and the torch here, in the ways
     that break a torch-dependent package: another torch minor release (2.7 vs 2.8), or another
@@ -134,11 +124,11 @@ def compare(inspected: Inspected, here: Facts) -> list[Mismatch]:
     if not isinstance(torch_built, str):
         return []  # built without torch facts (missing = "unpinned"): nothing to compare
     if not isinstance(torch_now, str):
-        return [Mismatch("torch", torch_text(built), "(none)", "torch is not installed")]
+        return [Mismatch("torch", torch_text(built), "(no torch)", "torch is not installed")]
     mismatches: list[Mismatch] = []
     if _release(torch_built) != _release(torch_now):
         mismatches.append(
-            Mismatch("torch", torch_text(built), torch_text(here), "another torch release")
+            Mismatch("torch", torch_text(built), torch_text(now), "another torch release")
         )
     for fact in ("accelerator", "cuda", "rocm"):
         if _release(built.get(fact)) != _release(now.get(fact)):
