@@ -170,6 +170,53 @@ def generated(rows: int, packages: int = 300) -> dict[str, object]:
     }
 
 
+def flash_style(rows: int) -> str:
+    """A flash-attention-style matrix written out row by row, as projects did before formulas:
+    one row per torch minor x CUDA x C++ ABI x Python, each adding its prebuilt wheel's URL.
+    More rows mean more torch releases (the other facts stay as they are)."""
+    import itertools
+
+    cudas = ["11.8", "12.1", "12.4", "12.6", "12.8", "12.9"]
+    pythons = ["3.9", "3.10", "3.11", "3.12", "3.13"]
+    lines = [
+        '[project]\nname = "fa"\nversion = "2.8.3"\ndynamic = ["dependencies"]\n',
+        '[tool.torchpins]\ndependencies = ["einops"]\nunmatched = "ignore"\n',
+    ]
+    combos = itertools.product(range(1000), cudas, (True, False), pythons)
+    for minor, cuda, abi, python in itertools.islice(combos, rows):
+        tag = python.replace(".", "")
+        url = (
+            f"flash-attn @ https://example.org/flash_attn-2.8.3+cu{cuda.split('.')[0]}torch2."
+            f"{minor}cxx11abi{str(abi).upper()}-cp{tag}-cp{tag}-linux_x86_64.whl"
+        )
+        lines.append(
+            f'[[tool.torchpins.matrix]]\nwhen = {{ torch = "~=2.{minor}.0", cuda = "=={cuda}.*", '
+            f'cxx11abi = {str(abi).lower()}, python = "~={python}.0" }}\nadd = ["{url}"]\n'
+        )
+    return "\n".join(lines)
+
+
+def scale_times(rows: int, runs: int, work: Path) -> tuple[float, float, float]:
+    """Wall times of ``torchpins resolve``, ``check`` and ``table`` on a flash-style matrix."""
+    project = work / f"flash-{rows}"
+    project.mkdir(parents=True, exist_ok=True)
+    (project / "pyproject.toml").write_text(flash_style(rows))
+    command = _command()
+    runs = max(1, runs if rows <= 1000 else 1)
+
+    def median(*arguments: str) -> float:
+        return statistics.median(wall([*command, *arguments]) for _ in range(runs))
+
+    resolve = median("resolve", str(project), "--set", "torch=2.0.0+cu128", "--set", "cxx11abi=1")
+    return resolve, median("check", str(project)), median("table", str(project), "--format", "json")
+
+
+def _command() -> list[str]:
+    beside = Path(PYTHON).parent / "torchpins"  # the script of this interpreter, not PATH's
+    script = str(beside) if beside.exists() else shutil.which("torchpins") or ""
+    return [script] if script else [PYTHON, "-m", "torchpins"]
+
+
 def resolve_time(rows: int, runs: int) -> float:
     from torchpins.facts import Facts, Source
     from torchpins.resolve import resolve
@@ -209,6 +256,18 @@ def main() -> None:
     torch_code = (
         "import time; t = time.perf_counter(); import torch; print(time.perf_counter() - t)"
     )
+    # torchpins' own work inside a build: a hook has already imported setuptools' build_meta
+    # (and with it dataclasses, enum, ast, packaging) when torchpins loads, probes and resolves.
+    in_build_code = (
+        "import setuptools.build_meta, time, contextlib, io; t = time.perf_counter(); "
+        "from torchpins._setuptools import prepare_injection\n"
+        "with contextlib.redirect_stderr(io.StringIO()):\n"
+        "    prepare_injection('.', None, sdist=False)\n"
+        "print(time.perf_counter() - t)"
+    )
+    in_build = statistics.median(float(child(in_build_code, cwd=EXAMPLE)) for _ in range(runs))
+    add("torchpins' work inside a build (load, probe, resolve)", f"{in_build * 1000:.1f} ms",
+        "", "< 30 ms", in_build < 0.030)  # fmt: skip
     has_torch = child("import importlib.util; print(importlib.util.find_spec('torch') is not None)")
     if has_torch == "True":
         probe_s, torch_s, _ = paired(
@@ -264,9 +323,20 @@ def main() -> None:
         add(f"  resolve {n:,} rows", f"{times[n] * 1000:.2f} ms", f"{per_row[n]:.1f} us/row",
             "linear in rows", linear)  # fmt: skip
 
-    # 5. cold start of the command line
-    script = shutil.which("torchpins") or ""
-    command = [script] if script else [PYTHON, "-m", "torchpins"]
+    # 5. check and table against resolve, on written-out matrices of growing size
+    with tempfile.TemporaryDirectory() as temporary:
+        scale = {n: scale_times(n, min(runs, 5), Path(temporary)) for n in (10, 100, 720, 10000)}
+    for n, (resolve_s, check_s, table_s) in scale.items():
+        ratio = max(check_s, table_s) / resolve_s
+        add(f"  check / table, {n:,} rows (resolve {resolve_s:.2f} s)",
+            f"{check_s:.2f} / {table_s:.2f} s", f"{ratio:.1f}x resolve",
+            "<= 20x resolve", ratio <= 20)  # fmt: skip
+    per_row = {n: max(times[1:]) / n for n, times in scale.items()}
+    add("  check / table growth, 720 -> 10,000 rows", f"{per_row[10000] / per_row[720]:.2f}",
+        "per-row cost ratio", "linear: <= 2", per_row[10000] <= 2 * per_row[720])  # fmt: skip
+
+    # 6. cold start of the command line
+    command = _command()
     cold = statistics.median(
         wall([*command, "resolve", str(EXAMPLE), "--set", "torch=2.8.0+cu128"]) for _ in range(runs)
     )
@@ -277,6 +347,9 @@ def main() -> None:
         "<= 150 ms",
         cold <= 0.150,
     )
+    cold = statistics.median(wall([*command, "probe"]) for _ in range(runs))
+    add("torchpins probe, cold start (wall)", f"{cold * 1000:.0f} ms", "", "<= 150 ms",
+        cold <= 0.150)  # fmt: skip
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     print(f"\ntorchpins benchmarks ({runs} runs each; {machine})\n")

@@ -141,7 +141,7 @@ def test_resolve_human_output(venv: Venv) -> None:
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--set", "torch="], "TORCHPINS_TORCH=<version>"),
+        (["--set", "torch="], "set it to the torch to build for (--set torch=<version>"),
         (["--set", "torch=2.5.1"], "finetune-kit needs torch 2.6 or newer"),
         (["--set", "torch=2.7.0"], "matches none of the matrix rows that test torch"),
         (["--set", "torch=two"], "--set torch: 'two' is not a valid version"),

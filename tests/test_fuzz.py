@@ -1,7 +1,7 @@
 """A hypothesis fuzzer over configurations and override values: every input ends either in valid
 metadata or in a torchpins error, never in another exception, never in a header that could be
-injected into METADATA. CI runs a bounded number of examples (TORCHPINS_FUZZ_EXAMPLES, default
-300); run more by hand: TORCHPINS_FUZZ_EXAMPLES=20000 pytest tests/test_fuzz.py."""
+injected into METADATA. CI runs a bounded number of examples (FUZZ_EXAMPLES, default
+300); run more by hand: FUZZ_EXAMPLES=20000 pytest tests/test_fuzz.py."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from torchpins.settings import Project, parse_settings
 
 #: How often each outcome occurred, to see that the fuzzer reaches both (printed with -s).
 OUTCOMES = {"metadata": 0, "error": 0}
-EXAMPLES = int(os.environ.get("TORCHPINS_FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 
 NAMES = ["xformers", "vllm", "torch", "flash-attn", "Flash_Attn", "bitsandbytes", "a", "b"]
 TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from tests.helpers import (
     Venv,
@@ -117,7 +118,11 @@ def cli_error(project: Path, *arguments: str) -> str:
         ("", "tool.torchpins.local-version is empty"),
         ("cu128", "names no fact, so every wheel would get the same label"),
         ("{torch-locale}", "{torch-locale} names no fact (did you mean 'torch-local'?)"),
-        ("{torch|minr}", "uses the filter 'minr'; the filters are minor, major, nodot"),
+        (
+            "{torch|minr}",
+            "uses the filter 'minr' (did you mean 'minor'?); the filters are major, minor, "
+            "release, public, part(N), add(N), nodot, upper, lower",
+        ),
         ("{torch", "has an unmatched brace"),
         ("torch {torch}", "cannot make a version label"),
     ],
@@ -134,3 +139,17 @@ def test_a_fact_the_template_needs_that_is_absent_is_an_error(tmp_path: Path) ->
     project = labelled_kit(tmp_path, "cu{cuda|nodot}")
     err = cli_error(project, "--set", "torch=2.8.0+cpu")
     assert "uses {cuda|nodot}, but cuda is absent in this build" in err
+
+
+def test_the_record_spells_the_label_as_the_wheel_does(venv: Venv, tmp_path: Path) -> None:
+    """``{machine}`` is x86_64, which a version label spells x86.64 (PEP 440 normalises ``_``):
+    the build record, METADATA and the file name all say the same label."""
+    project = labelled_kit(tmp_path, "{machine}.{torch-local}")
+    out = tmp_path / "out"
+    env = clean_env(TORCHPINS_TORCH="2.7.1+cu126", TORCHPINS_MACHINE="x86_64")
+    result = build_with(venv, project, out, env, "--wheel")
+    assert result.returncode == 0, result.stderr
+    wheel = only(out, "*.whl")
+    assert wheel.name.startswith("finetune_kit-1.4.0+x86.64.cu126-")
+    assert wheel_record(wheel)["local_version"] == "x86.64.cu126"
+    assert parse_metadata(wheel_metadata_text(wheel)).version == Version("1.4.0+x86.64.cu126")

@@ -28,6 +28,8 @@ COMPLETE: dict[str, Any] = {
     "dependencies": ["xformers>=0.0.28"],
     "optional-dependencies": {"vllm": ["vllm>=0.10"]},
     "unmatched": "warn",
+    "all-extras": "all",
+    "env": {"target": {"variable": "TARGET_DEVICE", "kind": "string", "default": "cuda"}},
     "local-version": "{torch-local}",
     "torch": {"pin": "floor", "missing": "2.8.0"},
     "matrix": [
@@ -37,6 +39,7 @@ COMPLETE: dict[str, Any] = {
             "remove": ["xformers"],
             "drop-extras": ["vllm"],
             "extras": {"flash": ["flash-attn==2.8.3"]},
+            "extras-add": {"flash": ["flash-attn-extra==1.0"]},
             "add": ["xformers==0.0.31"],
             "pins": {"xformers": "==0.0.31"},
         },
@@ -129,7 +132,15 @@ def _leaf_paths() -> list[tuple[str, ...]]:
 
     def walk(key: schema.Key, path: tuple[str, ...]) -> None:
         for child in key.keys:
-            child_path = (*path, child.name)
+            # a named table's entries: the one COMPLETE declares
+            child_path = (
+                (*path, "target", child.name)
+                if key.type == schema.Type.NAMED
+                else (
+                    *path,
+                    child.name,
+                )
+            )
             paths.append(child_path)
             walk(child, child_path)
 
@@ -199,7 +210,8 @@ SHAPE_FAULTS = [
     "when-platform-integer",
     "when-torch-float",
     "when-torch-nested-table",
-    "when-unknown-fact",
+    # when-unknown-fact is not among them: a project may declare facts of any name in
+    # [tool.torchpins.env], so only torchpins itself, which reads that table, can refuse it.
 ]
 
 

@@ -23,10 +23,20 @@ from dataclasses import dataclass
 from types import MethodType
 from typing import IO, Any
 
-from torchpins.facts import torch_text
+from torchpins.errors import ResolveError
+from torchpins.facts import (
+    CORE_FACTS,
+    LAZY_FACTS,
+    Facts,
+    FactValue,
+    Source,
+    SourceKind,
+    format_value,
+    torch_text,
+)
 from torchpins.probe import gather_facts
 from torchpins.resolve import Resolution, base_lists, resolve
-from torchpins.settings import load_project
+from torchpins.settings import Project, load_project
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,15 @@ class Injection:
     record: str | None
     #: ``+label`` for setuptools' ``egg_info.tag_build`` (``local-version``), or None.
     tag_build: str | None = None
+    #: The guard module (``guard.file`` relative to the project, and its text) that a wheel
+    #: build writes into its own build folder; None when there is none, or for an editable
+    #: build, which writes it into the source tree instead.
+    guard: tuple[str, str] | None = None
+    #: A sdist leaves this file (a guard an editable build wrote) out of the archive.
+    exclude: str | None = None
+    #: A folder of this build's own for setuptools' build/ and egg-info, so that builds of one
+    #: tree running at once never share files (None: setuptools' defaults, in the tree).
+    work_dir: str | None = None
 
 
 @dataclass
@@ -56,40 +75,117 @@ _OWN_DYNAMIC = {"requires-dist": "Requires-Dist", "provides-extra": "Provides-Ex
 
 
 def prepare_injection(
-    directory: str, config_settings: Mapping[str, str | list[str]] | None, *, sdist: bool
+    directory: str,
+    config_settings: Mapping[str, str | list[str]] | None,
+    *,
+    sdist: bool,
+    editable: bool = False,
+    metadata_directory: str | None = None,
+    work_dir: str | None = None,
 ) -> Injection:
-    """Load the project and resolve it (an sdist gets the unpinned base lists)."""
+    """Load the project and resolve it (an sdist gets the unpinned base lists). A wheel built
+    from prepared metadata (``metadata_directory``) reuses the facts that metadata was resolved
+    with, after checking that the environment still has them."""
+    source_date_epoch()  # a bad one is refused before setuptools' wheel writer meets it
     project = load_project(directory)
+    guard = project.settings.guard
     if sdist:
         install_requires, extras_require = base_lists(project.settings)
         return Injection(
             tuple(install_requires),
             tuple((name, tuple(reqs)) for name, reqs in extras_require.items()),
             record=None,
+            exclude=guard.file if guard else None,
         )
-    facts = gather_facts(config_settings, needed=project.settings.facts_needed())
+    facts = _facts(project, config_settings, metadata_directory)
     resolution = resolve(project, facts)
     tag_build = _local_label(project, resolution)
     _report(resolution)
-    if project.settings.guard is not None:
-        from torchpins.guard import write
+    guard_module = None
+    if guard is not None:
+        from torchpins.guard import check_not_foreign, render, write
 
-        write(project, resolution.facts.values)
+        path = os.path.join(project.directory, *guard.file.split("/"))
+        text = render(project, guard, resolution.facts.values)
+        if editable:  # the source tree is what an editable install imports
+            write(path, text, guard.file)
+        else:  # never the tree: another build's guard, or the developer's own, stays as it is
+            check_not_foreign(path, guard.file)
+            guard_module = (guard.file, text)
     return Injection(
         tuple(resolution.install_requires),
         tuple((name, tuple(reqs)) for name, reqs in resolution.extras_require.items()),
         record=json.dumps(resolution.record(), indent=2) + "\n",
         tag_build=tag_build,
+        guard=guard_module,
+        work_dir=None if editable else work_dir,
     )
 
 
-def _local_label(project: Any, resolution: Resolution) -> str | None:
+def _facts(
+    project: Project,
+    config_settings: Mapping[str, str | list[str]] | None,
+    metadata_directory: str | None,
+) -> Facts:
+    """The facts of this build. pip runs prepare_metadata_for_build_wheel and build_wheel in two
+    processes; the second reuses what the first recorded (a lazy fact is probed once per build),
+    and refuses when the environment changed in between, so that METADATA (which setuptools
+    copies from the prepared metadata) and the wheel's guard can never disagree."""
+    needed = project.settings.facts_needed()
+    declared = project.settings.env
+    recorded = _recorded(metadata_directory)
+    if recorded is None:
+        return gather_facts(config_settings, needed=needed, declared=declared)
+    values, kinds = recorded
+    lazy = {name for name in LAZY_FACTS if name in values}
+    facts = gather_facts(config_settings, needed=needed - lazy, declared=declared)
+    changed = [
+        name
+        for name in CORE_FACTS
+        if name in values and _as_value(values[name]) != facts.values.get(name)
+    ]
+    if changed:
+        was = ", ".join(f"{name} {format_value(_as_value(values[name]))}" for name in changed)
+        now = ", ".join(f"{name} {format_value(facts.values.get(name))}" for name in changed)
+        raise ResolveError(
+            f"the metadata prepared for this build ({metadata_directory}) was resolved for "
+            f"{was}, but the wheel is being built with {now}: the environment changed between "
+            "the frontend's two steps. Nothing was built; run the install or build again"
+        )
+    detail = "recorded by prepare_metadata_for_build_wheel"
+    return facts.with_values(
+        {
+            name: (_as_value(values[name]), Source(kinds.get(name, "probed"), detail))
+            for name in lazy
+        }
+    )
+
+
+def _recorded(
+    metadata_directory: str | None,
+) -> tuple[dict[str, object], dict[str, SourceKind]] | None:
+    if not metadata_directory:
+        return None
+    try:
+        with open(os.path.join(metadata_directory, "torchpins.json"), encoding="utf-8") as file:
+            record = json.load(file)
+        return dict(record["facts"]), dict(record["sources"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # not prepared by torchpins: probe afresh
+
+
+def _as_value(value: object) -> FactValue:
+    if isinstance(value, list):
+        return tuple(str(item) for item in value)
+    return value if value is None or isinstance(value, str | bool) else str(value)
+
+
+def _local_label(project: Project, resolution: Resolution) -> str | None:
     """``+label`` for a wheel of a project with ``local-version``; refused in an unpacked sdist,
     whose wheel pip would reject for not matching the sdist's version."""
     label = resolution.local_label
     if label is None:
         return None
-    from torchpins.errors import ResolveError
     from torchpins.label import KEY
 
     version = project.version or "?"
@@ -144,7 +240,15 @@ def finalize_distribution_options(dist: Any) -> None:
     metadata.write_pkg_file = MethodType(
         _canonical_dynamic(type(metadata).write_pkg_file), metadata
     )
-    dist.cmdclass["sdist"] = _reproducible_sdist(dist.cmdclass.get("sdist"))
+    dist.cmdclass["sdist"] = _reproducible_sdist(dist.cmdclass.get("sdist"), injection.exclude)
+    if injection.guard is not None:
+        dist.cmdclass["build_py"] = _with_guard(dist.cmdclass.get("build_py"), *injection.guard)
+    if injection.work_dir is not None:
+        # This build's own build/ and egg-info: concurrent builds of one tree share nothing.
+        options = dist.command_options
+        options.setdefault("egg_info", {})["egg_base"] = ("torchpins", injection.work_dir)
+        build_base = os.path.join(injection.work_dir, "build")
+        options.setdefault("build", {})["build_base"] = ("torchpins", build_base)
     if injection.tag_build:
         # setuptools' own way to label a version: file name and METADATA both carry it.
         dist.command_options.setdefault("egg_info", {})["tag_build"] = (
@@ -159,15 +263,52 @@ def finalize_distribution_options(dist: Any) -> None:
 finalize_distribution_options.order = 100  # type: ignore[attr-defined]
 
 
-def _reproducible_sdist(base: Any) -> type:
+def _with_guard(base: Any, file: str, text: str) -> type:
+    """setuptools' build_py (or the project's own) that, after copying the package, writes this
+    build's guard module into the build folder, where the wheel is made from: the source tree
+    (and any other build's guard) is never touched."""
+    if base is None:
+        from setuptools.command.build_py import build_py
+
+        base = build_py
+    inherited: Callable[[Any], None] = base.run
+
+    def run(self: Any) -> None:
+        inherited(self)
+        from torchpins.guard import write
+
+        folder, _, name = file.rpartition("/")
+        for package in self.packages or ():
+            source = os.path.normpath(self.get_package_dir(package))
+            if source == os.path.normpath(folder or "."):
+                target = os.path.join(self.build_lib, *package.split("."), name)
+                write(target, text, file)
+                return
+        raise SystemExit(
+            f"torchpins: error: tool.torchpins.guard.file: {file!r} is not inside any package "
+            f"this build ships ({', '.join(self.packages or ()) or 'none'}); point it into one, "
+            "e.g. src/mypkg/_torch_guard.py"
+        )
+
+    return type(base.__name__, (base,), {"run": run})
+
+
+def _reproducible_sdist(base: Any, exclude: str | None = None) -> type:
     """setuptools' sdist (or the project's own), whose archive is byte-for-byte reproducible when
-    ``SOURCE_DATE_EPOCH`` is set: setuptools' wheels honour it, its sdists do not (member times
-    are the build's, and so is the gzip header's)."""
+    ``SOURCE_DATE_EPOCH`` is set (setuptools' wheels honour it, its sdists do not: member times
+    are the build's, and so is the gzip header's), and which leaves out ``exclude`` (a guard
+    module an editable build wrote into the tree: build data, not source)."""
     if base is None:
         from setuptools.command.sdist import sdist
 
         base = sdist
     inherited: Callable[..., str] = base.make_archive
+    inherited_tree: Callable[..., None] = base.make_release_tree
+
+    def make_release_tree(self: Any, base_dir: str, files: list[str]) -> None:
+        if exclude is not None:
+            files = [f for f in files if f.replace(os.sep, "/").lstrip("./") != exclude]
+        inherited_tree(self, base_dir, files)
 
     def make_archive(
         self: Any,
@@ -178,12 +319,28 @@ def _reproducible_sdist(base: Any) -> type:
         owner: str | None = None,
         group: str | None = None,
     ) -> str:
-        epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-        if format != "gztar" or not epoch.isdigit() or root_dir is not None or base_dir is None:
+        epoch = source_date_epoch()
+        if format != "gztar" or epoch is None or root_dir is not None or base_dir is None:
             return inherited(self, base_name, format, root_dir, base_dir, owner, group)
-        return write_tarball(base_name + ".tar.gz", base_dir, int(epoch))
+        return write_tarball(base_name + ".tar.gz", base_dir, epoch)
 
-    return type(base.__name__, (base,), {"make_archive": make_archive})
+    methods = {"make_archive": make_archive, "make_release_tree": make_release_tree}
+    return type(base.__name__, (base,), methods)
+
+
+def source_date_epoch() -> int | None:
+    """``SOURCE_DATE_EPOCH`` as seconds, None when unset; anything but a whole number of seconds
+    that a tar header can hold is an error naming the variable."""
+    text = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or len(text) > 11 or int(text) >= 8**11:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise SystemExit(
+            f"torchpins: error: SOURCE_DATE_EPOCH={shown!r} is not a time: set it to the number "
+            "of seconds since 1970 (e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)), or unset it"
+        )
+    return int(text)
 
 
 def write_tarball(archive: str, base_dir: str, epoch: int) -> str:
@@ -222,8 +379,9 @@ def write_build_record(cmd: Any, basename: str, filename: str) -> None:
     state = ACTIVE.get()
     if state is None:
         return
-    # An sdist carries no record: a stale one from an earlier wheel build is deleted.
-    cmd.write_or_delete_file("torchpins build record", filename, state.injection.record)
+    # An sdist carries no record: a stale one from an earlier build is deleted.
+    record = state.injection.record
+    cmd.write_or_delete_file("torchpins build record", filename, record, force=record is None)
 
 
 def _canonical_dynamic(write_pkg_file: Callable[[Any, IO[str]], None]) -> Callable[..., None]:

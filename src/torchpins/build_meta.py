@@ -56,19 +56,36 @@ def _run(
     setuptools_hook: Callable[[dict[str, Any] | None], str],
     *,
     sdist: bool = False,
+    editable: bool = False,
+    metadata_directory: str | None = None,
 ) -> str:
     """Resolve, run one setuptools hook with the result switched on, and make sure setuptools
-    really took it: a wheel without its pins must never be left behind."""
+    really took it: a wheel without its pins must never be left behind. A wheel build gets a
+    folder of its own for setuptools' build/ and egg-info, removed afterwards."""
+    import tempfile
+
     from torchpins import _setuptools
 
-    with user_errors():
-        injection = _setuptools.prepare_injection(".", config_settings, sdist=sdist)
-    state = _setuptools.BuildState(injection)
-    token = _setuptools.ACTIVE.set(state)
+    work_dir = None if sdist or editable else tempfile.mkdtemp(prefix="torchpins-build-")
     try:
-        result = str(setuptools_hook(_for_setuptools(config_settings)))
+        with user_errors():
+            injection = _setuptools.prepare_injection(
+                ".",
+                config_settings,
+                sdist=sdist,
+                editable=editable,
+                metadata_directory=metadata_directory,
+                work_dir=work_dir,
+            )
+        state = _setuptools.BuildState(injection)
+        token = _setuptools.ACTIVE.set(state)
+        try:
+            result = str(setuptools_hook(_for_setuptools(config_settings)))
+        finally:
+            _setuptools.ACTIVE.reset(token)
     finally:
-        _setuptools.ACTIVE.reset(token)
+        if work_dir is not None:
+            _remove(work_dir)
     if not state.applied:
         _remove(os.path.join(output_directory, result))
         raise SystemExit(
@@ -91,33 +108,46 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
-def _check(config_settings: ConfigSettings) -> dict[str, Any] | None:
-    """For the get_requires hooks: fail early on a bad configuration or override."""
+def _requires(
+    config_settings: ConfigSettings, hook: Callable[[dict[str, Any] | None], list[str]]
+) -> list[str]:
+    """For the get_requires hooks: fail early on a bad configuration or override, and keep the
+    egg-info setuptools writes to answer out of the source tree (a folder of this call's own)."""
+    import tempfile
+
+    from torchpins import _setuptools
     from torchpins.facts import read_overrides
     from torchpins.settings import load_project
 
     with user_errors():
-        load_project(".")
-        read_overrides(config_settings, os.environ)
-    return _for_setuptools(config_settings)
+        project = load_project(".")
+        read_overrides(config_settings, os.environ, specs=project.settings.facts)
+    work_dir = tempfile.mkdtemp(prefix="torchpins-build-")
+    state = _setuptools.BuildState(_setuptools.Injection((), (), None, work_dir=work_dir))
+    token = _setuptools.ACTIVE.set(state)
+    try:
+        return list(hook(_for_setuptools(config_settings)))
+    finally:
+        _setuptools.ACTIVE.reset(token)
+        _remove(work_dir)
 
 
 def get_requires_for_build_wheel(config_settings: ConfigSettings = None) -> list[str]:
     from setuptools import build_meta
 
-    return list(build_meta.get_requires_for_build_wheel(_check(config_settings)))
+    return _requires(config_settings, build_meta.get_requires_for_build_wheel)
 
 
 def get_requires_for_build_editable(config_settings: ConfigSettings = None) -> list[str]:
     from setuptools import build_meta
 
-    return list(build_meta.get_requires_for_build_editable(_check(config_settings)))
+    return _requires(config_settings, build_meta.get_requires_for_build_editable)
 
 
 def get_requires_for_build_sdist(config_settings: ConfigSettings = None) -> list[str]:
     from setuptools import build_meta
 
-    return list(build_meta.get_requires_for_build_sdist(_check(config_settings)))
+    return _requires(config_settings, build_meta.get_requires_for_build_sdist)
 
 
 def prepare_metadata_for_build_wheel(
@@ -143,6 +173,7 @@ def prepare_metadata_for_build_editable(
         lambda settings: build_meta.prepare_metadata_for_build_editable(
             metadata_directory, settings
         ),
+        editable=True,
     )
 
 
@@ -157,6 +188,7 @@ def build_wheel(
         config_settings,
         wheel_directory,
         lambda settings: build_meta.build_wheel(wheel_directory, settings, metadata_directory),
+        metadata_directory=metadata_directory,
     )
 
 
@@ -171,6 +203,8 @@ def build_editable(
         config_settings,
         wheel_directory,
         lambda settings: build_meta.build_editable(wheel_directory, settings, metadata_directory),
+        editable=True,
+        metadata_directory=metadata_directory,
     )
 
 

@@ -10,6 +10,7 @@ rows that rot: open-ended, shadowed, conflicting. The analysis runs the real
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -17,18 +18,21 @@ from typing import Literal
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from torchpins.errors import did_you_mean, shorten
+from torchpins.errors import ResolveError, did_you_mean, shorten
 from torchpins.explore import (
     Outcome,
     boundaries,
     environments,
     evaluate,
     far_future,
+    just_below,
     ordered_facts,
-    representative_values,
+    spec_points,
 )
-from torchpins.facts import FACTS, Kind, is_build_label
+from torchpins.facts import Kind, is_build_label
+from torchpins.resolve import Resolution, resolve
 from torchpins.settings import Condition, Project, Row, Settings
+from torchpins.templates import TemplateError
 
 Severity = Literal["error", "warning"]
 
@@ -67,7 +71,45 @@ def check(project: Project) -> list[Finding]:
     findings += _no_effect(project, outcomes)
     findings += _conflicting_pins(settings, outcomes)
     findings += _extras_dropped_and_readded(settings, outcomes)
+    findings += _templates_that_fail(settings, outcomes)
+    findings += _unused_environment_facts(settings)
     return findings
+
+
+def _templates_that_fail(settings: Settings, outcomes: list[Outcome]) -> list[Finding]:
+    """A template that cannot be filled in where its row applies: a fact it names is absent
+    there, or it makes a requirement (or specifier) that is not one."""
+    findings: list[Finding] = []
+    seen: set[str] = set()
+    for outcome in outcomes:
+        error = outcome.error
+        if isinstance(error, TemplateError) and error.key not in seen:
+            seen.add(error.key)
+            example = outcome.environment.describe(ordered_facts(settings))
+            message = str(error).split(f"{error.key}: ", 1)[-1]
+            findings.append(
+                Finding(
+                    "error",
+                    error.key,
+                    f"fails to fill in where its row applies (e.g. {example}): {message}",
+                    "fix the template, or narrow the row's when to where its facts are known",
+                )
+            )
+    return findings
+
+
+def _unused_environment_facts(settings: Settings) -> list[Finding]:
+    used = settings.facts_used() | settings.facts_in_templates()
+    return [
+        Finding(
+            "warning",
+            f"tool.torchpins.env.{fact.name}",
+            f"is declared (from ${fact.variable}) but no row tests it and no template names it",
+            "use it in a row's when, or remove it",
+        )
+        for fact in settings.env
+        if fact.name not in used
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -76,23 +118,32 @@ def check(project: Project) -> list[Finding]:
 
 def _impossible_conditions(settings: Settings) -> list[Finding]:
     findings = []
+    verdicts: dict[tuple[str, str], Finding | None] = {}  # the same condition, many rows
     for row in settings.matrix:
-        for part, conditions in (("when", row.when), ("unless", row.unless)):
+        tables = [("when", row.when)]
+        many = len(row.unless) > 1
+        tables += [(f"unless[{i}]" if many else "unless", t) for i, t in enumerate(row.unless)]
+        for part, conditions in tables:
             for condition in conditions:
                 key = f"{row.key}.{part}.{condition.fact}"
-                finding = _impossible(settings, condition, key)
+                seen = (condition.fact, condition.text)
+                if seen not in verdicts:
+                    verdicts[seen] = _impossible(settings, condition, key)
+                finding = verdicts[seen]
                 if finding:
-                    findings.append(finding)
+                    findings.append(replace(finding, key=key))
     return findings
 
 
 def _impossible(settings: Settings, condition: Condition, key: str) -> Finding | None:
     fact = condition.fact
-    kind = FACTS[fact].kind
+    kind = settings.facts[fact].kind
     if kind in (Kind.VERSION, Kind.VERSION_LIST):
-        points = boundaries(settings, fact)
-        candidates = [str(v) for v in points] + [str(far_future(points))]
-        candidates += [str(v) for v in representative_values(settings, fact) if isinstance(v, str)]
+        # Where a condition's answer can change is at its own versions: try each, a version
+        # just inside its open bound (2.7.1.1 for >2.7.1), one below them all and one beyond.
+        points = sorted({p for spec in condition.specifiers for s in spec for p in spec_points(s)})
+        candidates = [str(v) for v in points] + [f"{v.base_version}.1" for v in points]
+        candidates += [str(far_future(points))] + ([str(just_below(points[0]))] if points else [])
         if not any(condition.holds((c,) if kind == Kind.VERSION_LIST else c) for c in candidates):
             return Finding(
                 "error",
@@ -130,19 +181,18 @@ def _impossible(settings: Settings, condition: Condition, key: str) -> Finding |
 
 
 def _never_applies(settings: Settings, outcomes: list[Outcome]) -> list[Finding]:
-    findings = []
-    for row in settings.matrix:
-        if not any(row.matches(o.environment.values) for o in outcomes):
-            findings.append(
-                Finding(
-                    "warning",
-                    row.key,
-                    f"applies in none of the {len(outcomes)} representative environments "
-                    "(its when and unless exclude each other, or no torch build has that mix)",
-                    "fix its conditions or remove it",
-                )
-            )
-    return findings
+    applied = {row.index for o in outcomes for row in settings.matching(o.environment.values)}
+    return [
+        Finding(
+            "warning",
+            row.key,
+            f"applies in none of the {len(outcomes)} representative environments "
+            "(its when and unless exclude each other, or no torch build has that mix)",
+            "fix its conditions or remove it",
+        )
+        for row in settings.matrix
+        if row.index not in applied
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,26 +260,34 @@ def _chooses_versions(row: Row) -> bool:
 
 
 def _no_effect(project: Project, outcomes: list[Outcome]) -> list[Finding]:
+    """Rows whose removal changes no environment where they apply: resolved again with the same
+    rows but that one (the rows an environment matches are known; nothing is matched twice)."""
     settings = project.settings
+    by_row: dict[int, list[Outcome]] = {}
+    for outcome in outcomes:
+        if outcome.resolution is not None:
+            for index in outcome.resolution.matched:
+                by_row.setdefault(index, []).append(outcome)
+    torch_rows = Counter(c.text for row in settings.matrix for c in row.when if c.fact == "torch")
     findings = []
     for row in settings.matrix:
-        if row.error is not None:
+        applied = by_row.get(row.index, [])
+        if row.error is not None or not applied:
             continue
-        applied = [o for o in outcomes if o.resolution and row.index in o.resolution.matched]
-        if not applied:
-            continue
-        without = replace(
-            project,
-            settings=replace(
-                settings, matrix=tuple(r for r in settings.matrix if r.index != row.index)
-            ),
-        )
         changed = False
         later: set[int] = set()
         for outcome in applied:
-            other = evaluate(without, outcome.environment)
             assert outcome.resolution is not None
-            if other.resolution is None or _result(other) != _result(outcome):
+            if _only_cover(settings, row, outcome, torch_rows):
+                changed = True  # without it, this torch would be unmatched
+                break
+            rows = [settings.matrix[i] for i in outcome.resolution.matched if i != row.index]
+            try:
+                other = resolve(project, outcome.environment.facts(), rows=rows)
+            except ResolveError:
+                changed = True
+                break
+            if _result_of(other) != _result_of(outcome.resolution):
                 changed = True
                 break
             later |= {i for i in outcome.resolution.matched if i > row.index}
@@ -252,18 +310,27 @@ def _no_effect(project: Project, outcomes: list[Outcome]) -> list[Finding]:
     return findings
 
 
-def _result(outcome: Outcome) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    assert outcome.resolution is not None
-    return (
-        tuple(sorted(outcome.resolution.requires_dist)),
-        tuple(outcome.resolution.provides_extra),
-    )
+def _only_cover(settings: Settings, row: Row, outcome: Outcome, counts: Counter[str]) -> bool:
+    """Whether ``row`` is the only row whose torch condition covers this environment's torch
+    (removing it would make the torch unmatched, which ``unmatched = "error"`` refuses)."""
+    torch = outcome.environment.values.get("torch")
+    if settings.unmatched != "error" or not row.names_torch or torch is None:
+        return False
+    mine = {c.text for c in row.when if c.fact == "torch"}
+    holding = [c.text for c in settings.torch_conditions if c.holds(torch)]
+    return all(text in mine and counts[text] == 1 for text in holding)
+
+
+def _result_of(resolution: Resolution) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(sorted(resolution.requires_dist)), tuple(resolution.provides_extra)
 
 
 def _names(row: Row) -> set[NormalizedName]:
-    names = set(row.remove) | {name for name, _ in row.pins}
-    names |= {canonicalize_name(req.name) for req in row.add}
-    names |= set(row.drop_extras) | {extra for extra, _ in row.extras}
+    """The names a row touches, as written (a templated name is known only when it applies)."""
+    names = {item.value for item in row.remove if item.value is not None}
+    names |= {name.value for name, _ in row.pins if name.value is not None}
+    names |= {canonicalize_name(item.value.name) for item in row.add if item.value is not None}
+    names |= set(row.drop_extras) | {extra for extra, _ in (*row.extras, *row.extras_add)}
     return names
 
 
@@ -284,8 +351,11 @@ def _conflicting_pins(settings: Settings, outcomes: list[Outcome]) -> list[Findi
     findings = []
     reported: set[tuple[int, int, str]] = set()
     for outcome, first, second in _row_pairs(settings, outcomes):
-        pins = dict(first.pins)
-        for name, specifier in second.pins:
+        pins = {name.value: value.template.text for name, value in first.pins if name.value}
+        for pin_name, pin_value in second.pins:
+            name, specifier = pin_name.value, pin_value.template.text
+            if name is None:
+                continue
             key = (first.index, second.index, name)
             if name in pins and pins[name] != specifier and key not in reported:
                 reported.add(key)
@@ -348,7 +418,12 @@ def _undeclared_names(settings: Settings) -> list[Finding]:
     )
     for row in settings.matrix:
         for field, known, what, doing in checks:
-            for name in row.remove if field == "remove" else row.drop_extras:
+            names = (
+                [item.value for item in row.remove if item.value is not None]
+                if field == "remove"
+                else list(row.drop_extras)
+            )
+            for name in names:
                 if name in known:
                     continue
                 findings.append(

@@ -5,6 +5,7 @@ describe it, and the requirements its wheel will carry: a GitHub Actions ``strat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,18 +78,19 @@ def _job(
         "torch": torch,
         "install": install,
         "env": {"TORCHPINS_TORCH": torch},
-        "set": set_arguments(values),
+        "set": set_arguments(values, project.settings.facts),
         "requires-dist": resolution.requires_dist,
         "provides-extra": resolution.provides_extra,
     }
     return Job(values, entry)
 
 
-def set_arguments(values: dict[str, Any]) -> list[str]:
+def set_arguments(values: dict[str, Any], facts: Iterable[str] = FACTS) -> list[str]:
     """The ``torchpins resolve --set`` arguments that describe a job's environment: every fact,
-    the ones the job does not fix (glibc, the lazy facts) set absent, as the preview assumes."""
+    the ones the job does not fix (glibc, the lazy facts, the project's environment facts) set
+    absent, as the preview assumes."""
     arguments = [f"torch={torch_text(values)}"]
-    for name in FACTS:
+    for name in facts:
         if name in ("torch", "torch-local"):
             continue
         value = values.get(name)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from torchpins import __version__
-from torchpins.errors import TorchpinsError
+from torchpins.errors import ConfigError, TorchpinsError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -22,8 +22,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result: int = args.run(args)
+        sys.stdout.flush()
     except TorchpinsError as error:
         print(f"torchpins: error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (torchpins table | head): stop quietly, as cat does. Python
+        # would flush stdout again at exit and complain, so point it at nothing first.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
         return 1
     return result
 
@@ -164,12 +171,12 @@ def _probe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _fixed_facts(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+def _fixed_facts(pairs: Sequence[tuple[str, str]], specs: Any) -> dict[str, Any]:
     """The facts ``table --set`` fixes. A torch given without a label leaves its build open:
     the table tries every build the matrix names."""
     from torchpins.facts import BUILD_FACTS, read_overrides
 
-    overrides = read_overrides(set_pairs=pairs, setting_origin="--set {fact}")
+    overrides = read_overrides(set_pairs=pairs, setting_origin="--set {fact}", specs=specs)
     fixed = {name: value for name, (value, _) in overrides.facts.items()}
     if fixed.get("torch") and fixed.get("torch-local") is None:
         for name in BUILD_FACTS:
@@ -180,7 +187,6 @@ def _fixed_facts(pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
 
 def _check_command(args: argparse.Namespace) -> int:
     from torchpins.check import Finding, check
-    from torchpins.errors import ConfigError
     from torchpins.settings import load_project
 
     try:
@@ -275,7 +281,7 @@ def _table_command(args: argparse.Namespace) -> int:
     from torchpins.settings import load_project
 
     project = load_project(args.project)
-    table = build_table(project, _fixed_facts(args.overrides))
+    table = build_table(project, _fixed_facts(args.overrides, project.settings.facts))
     if args.format == "json":
         document = [
             {
@@ -322,6 +328,7 @@ def _resolve(args: argparse.Namespace) -> int:
         project.settings.facts_needed(),
         set_pairs=args.overrides,
         setting_origin="--set {fact}",
+        declared=project.settings.env,
     )
     resolution = resolve(project, facts)
     for warning in (*facts.warnings, *resolution.warnings):

@@ -13,6 +13,7 @@ import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from packaging.requirements import Requirement
 from packaging.specifiers import Specifier
 from packaging.version import Version
 
@@ -37,6 +38,9 @@ _DEFAULTS: dict[str, FactValue] = {
     "platform": "linux",
     "machine": "x86_64",
     "glibc": "2.35",
+    # for facts a template names but no condition tests
+    "nvcc": "12.8",
+    "cuda-driver": "12.8",
 }
 #: A machine each platform runs on, when the matrix does not test the machine.
 _MACHINES = {"linux": "x86_64", "darwin": "arm64", "win32": "AMD64"}
@@ -106,21 +110,21 @@ def evaluate(project: Project, environment: Environment) -> Outcome:
 # Representative values
 
 
-def conditions(settings: Settings, fact: str) -> list[Condition]:
-    return [c for row in settings.matrix for c in (*row.when, *row.unless) if c.fact == fact]
+def conditions(settings: Settings, fact: str) -> tuple[Condition, ...]:
+    return settings.conditions_by_fact.get(fact, ())
 
 
 def boundaries(settings: Settings, fact: str) -> list[Version]:
     """The versions at which ``fact``'s conditions can change their answer."""
     points: set[Version] = set()
     for condition in conditions(settings, fact):
-        assert condition.specifier is not None
-        for spec in condition.specifier:
-            points.update(_spec_points(spec))
+        for specifier in condition.specifiers:
+            for spec in specifier:
+                points.update(spec_points(spec))
     return sorted(points)
 
 
-def _spec_points(spec: Specifier) -> list[Version]:
+def spec_points(spec: Specifier) -> list[Version]:
     text = spec.version
     if text.endswith(".*"):
         base = Version(text[:-2])
@@ -190,17 +194,20 @@ def _strings(settings: Settings, fact: str) -> list[str]:
 
 def representative_values(settings: Settings, fact: str) -> list[FactValue]:
     """The values of one fact worth trying (for facts other than torch and its build)."""
-    spec = FACTS[fact]
+    spec = settings.facts[fact]
+    declared = fact not in FACTS  # an environment fact: unset is a case too
     if spec.kind == Kind.BOOLEAN:
-        return [True, False]
+        return [True, False, None] if declared else [True, False]
+    if spec.kind == Kind.STRING_LIST:
+        return [(), *[(value,) for value in _strings(settings, fact)]]
     if spec.kind == Kind.VERSION_LIST:
         return [(), *[(v,) for v in version_representatives(settings, fact)]]
     if spec.kind == Kind.VERSION:
         values: list[FactValue] = list(version_representatives(settings, fact))
-        if fact in ("glibc", "nvcc", "cuda-driver"):
+        if fact in ("glibc", "nvcc", "cuda-driver") or declared:
             values.append(None)
         return values or [_DEFAULTS.get(fact)]
-    return list(_strings(settings, fact))
+    return [*_strings(settings, fact), *([None] if declared else [])]
 
 
 def builds(settings: Settings) -> list[dict[str, FactValue]]:
@@ -262,15 +269,18 @@ def environments(
     """Every combination of representative values of the facts the matrix uses: torch regions x
     platforms x builds x the other facts. ``fixed`` pins some facts (``table --set``)."""
     fixed = dict(fixed or {})
-    used = settings.facts_used()
+    used = settings.facts_used() | settings.facts_in_templates()
     torch_values: list[FactValue] = list(version_representatives(settings, "torch"))
     if not torch_values:
         torch_values = ["2.8.0"]
+    if settings.torch.missing == "unpinned":
+        torch_values.append(None)  # a build with no torch is one these settings allow
     others = [
         name
-        for name in FACTS
+        for name in settings.facts
         if name in used and name not in ("torch", "platform", "machine", *BUILD_FACTS)
     ]
+    values_of = [representative_values(settings, name) for name in others]
     result: list[Environment] = []
     seen: set[tuple[tuple[str, FactValue], ...]] = set()
     pairs = platforms(settings)
@@ -286,7 +296,7 @@ def environments(
     ):
         if platform == "darwin" and build["accelerator"] not in ("cpu",):
             continue
-        build = dict(build)
+        build = dict(build) if torch is not None else dict.fromkeys(BUILD_FACTS)
         if platform == "darwin":
             build["torch-local"] = None
         base: dict[str, FactValue] = {
@@ -297,7 +307,7 @@ def environments(
             "machine": machine,
             "glibc": _DEFAULTS["glibc"] if platform == "linux" else None,
         }
-        for combination in itertools.product(*(representative_values(settings, n) for n in others)):
+        for combination in itertools.product(*values_of):
             values = dict(base)
             values.update(zip(others, combination, strict=True))
             if values.get("platform") != "linux" and "glibc" in others:
@@ -312,8 +322,8 @@ def environments(
 
 def ordered_facts(settings: Settings) -> list[str]:
     """The facts worth showing for this matrix, in the registry's order."""
-    used = settings.facts_used() | {"torch"}
-    return [name for name in FACTS if name in used or name == "platform"]
+    used = settings.facts_used() | settings.facts_in_templates() | {"torch"}
+    return [name for name in settings.facts if name in used or name == "platform"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,23 +339,23 @@ class Table:
 
 def requirement_cells(resolution: Resolution) -> dict[str, str]:
     """Column -> cell for one resolution: ``xformers`` -> ``==0.0.31``; an extra's requirement
-    is the column ``vllm [vllm]``; ``extra vllm`` says whether the extra is provided at all."""
-    cells: dict[str, str] = {}
+    is the column ``vllm [vllm]``; ``extra vllm`` says whether the extra is provided at all.
+    Several requirements on one name (under different markers) share a cell, joined by ``&``;
+    a direct reference shows its URL."""
+    cells: dict[str, list[str]] = {}
     for requirement in resolution.dependencies:
         name = "torch (pin)" if requirement.name == "torch" else requirement.name
-        cells[name] = _requirement_text(requirement)
+        cells.setdefault(name, []).append(_requirement_text(requirement))
     for extra, requirements in resolution.extras:
-        cells[f"extra {extra}"] = "provided"
+        cells[f"extra {extra}"] = ["provided"]
         for requirement in requirements:
-            cells[f"{requirement.name} [{extra}]"] = _requirement_text(requirement)
-    return cells
+            column = f"{requirement.name} [{extra}]"
+            cells.setdefault(column, []).append(_requirement_text(requirement))
+    return {column: " & ".join(texts) for column, texts in cells.items()}
 
 
-def _requirement_text(requirement: object) -> str:
-    from packaging.requirements import Requirement
-
-    assert isinstance(requirement, Requirement)
-    text = str(requirement.specifier) or "any"
+def _requirement_text(requirement: Requirement) -> str:
+    text = f"@ {requirement.url}" if requirement.url else str(requirement.specifier) or "any"
     if requirement.extras:
         text = f"[{','.join(sorted(requirement.extras))}] {text}"
     if requirement.marker is not None:
@@ -406,6 +416,6 @@ def short_error(error: ResolveError) -> str:
     """A build error as a table cell: the row's own message, or that no row covers torch."""
     if isinstance(error, UnmatchedTorch):
         return 'no row covers this torch (unmatched = "error")'
-    if isinstance(error, RowError) and error.row.error is not None:
-        return error.row.error
+    if isinstance(error, RowError):
+        return str(error).split(f" ({error.row.key} applies")[0]
     return str(error)

@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 from torchpins.errors import OverrideError, did_you_mean, has_control_characters, shorten
 
 FactValue = str | bool | tuple[str, ...] | None
-SourceKind = Literal["probed", "override", "assumed"]
+SourceKind = Literal["probed", "override", "assumed", "environment"]
 
 
 class Kind(str, enum.Enum):
@@ -31,6 +31,7 @@ class Kind(str, enum.Enum):
     STRING = "string"
     BOOLEAN = "boolean"
     VERSION_LIST = "list of versions"
+    STRING_LIST = "list of strings"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,13 @@ FACTS: dict[str, FactSpec] = {
         FactSpec("nvcc", Kind.VERSION, True, "CUDA toolkit compiler version"),
         FactSpec("cuda-driver", Kind.VERSION, True, "highest CUDA version the driver supports"),
         FactSpec("gpu-arch", Kind.VERSION_LIST, True, "compute capabilities of visible GPUs"),
+        FactSpec(
+            "gpu-vendor",
+            Kind.STRING_LIST,
+            True,
+            "vendors of the accelerators this machine has",
+            ("nvidia", "amd", "intel", "ascend"),
+        ),
     )
 }
 
@@ -75,6 +83,24 @@ LAZY_FACTS: tuple[str, ...] = tuple(name for name, spec in FACTS.items() if spec
 TORCH_FACTS: tuple[str, ...] = ("torch", "torch-local", "cuda", "rocm", "accelerator")
 #: The build facts alone, which a torch's label implies.
 BUILD_FACTS: tuple[str, ...] = TORCH_FACTS[1:]
+
+
+#: No real version is longer; a longer text is refused before packaging parses it (a release
+#: number of thousands of digits is beyond Python's int conversion limit).
+LONGEST_VERSION = 200
+
+
+def parse_version(text: str) -> Version:
+    """``packaging.version.Version(text)``, but :class:`InvalidVersion` for any text packaging
+    cannot turn into a version (too long, or numbers too large for ``int``)."""
+    if len(text) > LONGEST_VERSION:
+        raise InvalidVersion(f"longer than {LONGEST_VERSION} characters")
+    try:
+        return Version(text)
+    except InvalidVersion:
+        raise
+    except ValueError as error:
+        raise InvalidVersion(str(error)) from None
 
 
 def env_var(fact: str) -> str:
@@ -161,7 +187,7 @@ class TorchBuild:
     @classmethod
     def parse(cls, text: str) -> TorchBuild:
         """:class:`packaging.version.InvalidVersion` when ``text`` is not a version."""
-        return cls(Version(text))
+        return cls(parse_version(text))
 
     @classmethod
     def from_facts(cls, values: Mapping[str, FactValue]) -> TorchBuild | None:
@@ -170,7 +196,7 @@ class TorchBuild:
         if not isinstance(torch, str):
             return None
         label = values.get("torch-local")
-        return cls(Version(f"{torch}+{label}" if isinstance(label, str) and label else torch))
+        return cls.parse(f"{torch}+{label}" if isinstance(label, str) and label else torch)
 
     @property
     def public(self) -> str:
@@ -248,21 +274,24 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
-def fact_spec(name: str, where: str) -> FactSpec:
+def fact_spec(name: str, where: str, specs: Mapping[str, FactSpec] = FACTS) -> FactSpec:
     """The spec of fact ``name``; an error naming ``where`` when there is no such fact."""
     try:
-        return FACTS[name]
+        return specs[name]
     except KeyError:
+        declared = "" if specs is FACTS else " (and those the project declares)"
         raise OverrideError(
-            f"{where}: {shorten(name)} is not a fact{did_you_mean(name, FACTS)}; "
-            f"the facts are {', '.join(FACTS)}"
+            f"{where}: {shorten(name)} is not a fact{did_you_mean(name, specs)}; "
+            f"the facts are {', '.join(specs)}{declared}"
         ) from None
 
 
-def parse_fact_value(name: str, raw: str, origin: str) -> FactValue:
+def parse_fact_value(
+    name: str, raw: str, origin: str, specs: Mapping[str, FactSpec] = FACTS
+) -> FactValue:
     """Turn the text of an override into a fact value. ``origin`` names the variable or setting
     the text came from, for the error message. An empty text means "absent"."""
-    spec = fact_spec(name, origin)
+    spec = fact_spec(name, origin, specs)
     if has_control_characters(raw):
         raise OverrideError(
             f"{origin}: the value {shorten(raw)} holds a control character or newline"
@@ -275,6 +304,15 @@ def parse_fact_value(name: str, raw: str, origin: str) -> FactValue:
     if spec.kind == Kind.VERSION_LIST:
         items = [item for item in re.split(r"[\s,;]+", text) if item]
         return tuple(str(_parse_version(item, origin, allow_local=False)) for item in items)
+    if spec.kind == Kind.STRING_LIST:
+        items = [item for item in re.split(r"[\s,;]+", text) if item]
+        for item in items:
+            if spec.choices and item not in spec.choices:
+                raise OverrideError(
+                    f"{origin}: {shorten(item)} is not one of {', '.join(spec.choices)}"
+                    f"{did_you_mean(item, spec.choices)}"
+                )
+        return tuple(dict.fromkeys(items))
     if spec.kind == Kind.BOOLEAN:
         lowered = text.lower()
         if lowered in _TRUE:
@@ -304,7 +342,7 @@ def parse_fact_value(name: str, raw: str, origin: str) -> FactValue:
 
 def _parse_version(text: str, origin: str, *, allow_local: bool) -> Version:
     try:
-        version = Version(text)
+        version = parse_version(text)
     except InvalidVersion:
         raise OverrideError(f"{origin}: {shorten(text)} is not a valid version (PEP 440)") from None
     if version.local is not None and not allow_local:
@@ -312,6 +350,52 @@ def _parse_version(text: str, origin: str, *, allow_local: bool) -> Version:
             f"{origin}: {shorten(text)} has a local label (+...); give the version only"
         )
     return version
+
+
+# --------------------------------------------------------------------------------------------
+# Environment facts: [tool.torchpins.env]
+
+
+@dataclass(frozen=True)
+class EnvFact:
+    """A fact a project declares, read at build time from an environment variable."""
+
+    name: str
+    variable: str
+    kind: Kind = Kind.STRING
+    #: The value when the variable is unset or empty (its text, as the variable would hold it).
+    default: str | None = None
+
+    @property
+    def spec(self) -> FactSpec:
+        return FactSpec(self.name, self.kind, False, f"from ${self.variable}")
+
+
+def registry(declared: Sequence[EnvFact] = ()) -> dict[str, FactSpec]:
+    """The built-in facts and a project's environment facts."""
+    return {**FACTS, **{fact.name: fact.spec for fact in declared}}
+
+
+def read_environment(
+    declared: Sequence[EnvFact], environ: Mapping[str, str], overrides: Overrides
+) -> dict[str, tuple[FactValue, Source]]:
+    """The declared environment facts that no override set, from their variables: an unset or
+    empty variable gives the default, or absent; a bad value is an error naming the variable."""
+    specs = registry(declared)
+    found: dict[str, tuple[FactValue, Source]] = {}
+    for fact in declared:
+        if fact.name in overrides:
+            continue
+        text = environ.get(fact.variable, "")
+        if text.strip():
+            value = parse_fact_value(fact.name, text, fact.variable, specs)
+            found[fact.name] = (value, Source("environment", fact.variable))
+        elif fact.default is not None:
+            value = parse_fact_value(fact.name, fact.default, f"the default of {fact.name}", specs)
+            found[fact.name] = (value, Source("environment", f"{fact.variable} (unset: default)"))
+        else:
+            found[fact.name] = (None, Source("environment", f"{fact.variable} is unset"))
+    return found
 
 
 # --------------------------------------------------------------------------------------------
@@ -354,6 +438,7 @@ def layers(
     *,
     set_pairs: Sequence[tuple[str, str]] = (),
     setting_origin: str = "-C torchpins.{fact}",
+    specs: Mapping[str, FactSpec] = FACTS,
 ) -> list[Layer]:
     """The override layers in precedence order (SPEC section 4): ``-C torchpins.*`` (or the
     CLI's ``--set``), then ``TORCHPINS_*``. Unknown ``TORCHPINS_*`` variables are errors."""
@@ -374,12 +459,13 @@ def layers(
         if not variable.startswith("TORCHPINS_"):
             continue
         fact = variable[len("TORCHPINS_") :].lower().replace("_", "-")
-        if fact not in FACTS:
-            names = [env_var(name) for name in FACTS]
+        if fact not in specs:
+            names = [env_var(name) for name in specs]
+            declared = "" if specs is FACTS else " and those the project declares"
             raise OverrideError(
                 f"{shorten(variable, quote=False)} is not a torchpins variable"
-                f"{did_you_mean(variable, names)}; "
-                f"the variables are TORCHPINS_<FACT> for the facts {', '.join(FACTS)}"
+                f"{did_you_mean(variable, names)}; the variables are TORCHPINS_<FACT> for the "
+                f"facts {', '.join(specs)}{declared}"
             )
         variables[fact] = text
     result.append(Layer(variables, "TORCHPINS_{FACT}"))
@@ -393,12 +479,14 @@ def read_overrides(
     set_pairs: Sequence[tuple[str, str]] = (),
     setting_origin: str = "-C torchpins.{fact}",
     needed: Collection[str] = (),
+    specs: Mapping[str, FactSpec] = FACTS,
 ) -> Overrides:
     """Every override, parsed and validated, the first layer that sets a fact winning. conda's
-    ``CONDA_OVERRIDE_*`` come last, and only for facts in ``needed``."""
+    ``CONDA_OVERRIDE_*`` come last, and only for facts in ``needed``. ``specs`` are the facts
+    there are (a project adds its environment facts)."""
     found: dict[str, tuple[FactValue, Source]] = {}
     for layer in layers(
-        config_settings, environ, set_pairs=set_pairs, setting_origin=setting_origin
+        config_settings, environ, set_pairs=set_pairs, setting_origin=setting_origin, specs=specs
     ):
         for fact, text in layer.texts.items():
             origin = (
@@ -406,11 +494,12 @@ def read_overrides(
                 if layer.origin == "TORCHPINS_{FACT}"
                 else layer.origin.format(fact=fact)
             )
-            fact_spec(fact, origin)
+            fact_spec(fact, origin, specs)
             if not isinstance(text, str):
                 raise OverrideError(f"{origin} is given more than once; give it once")
             if fact not in found:
-                found[fact] = (parse_fact_value(fact, text, origin), Source("override", origin))
+                value = parse_fact_value(fact, text, origin, specs)
+                found[fact] = (value, Source("override", origin))
     for fact, variable in CONDA_OVERRIDES.items():
         if fact in needed and fact not in found and environ and variable in environ:
             found[fact] = (

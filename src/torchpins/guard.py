@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from torchpins import __version__
 from torchpins.errors import ConfigError
 from torchpins.facts import FactValue
 from torchpins.settings import GuardSettings, Project
@@ -75,6 +76,13 @@ def installed_torch():
         return None
 
 
+def _shown_torch():
+    try:
+        return installed_torch()
+    except Exception:
+        return "(unreadable)"
+
+
 def mismatch(present=None):
     """Why the torch present does not fit this build, or None when it does."""
     present = installed_torch() if present is None else present
@@ -91,7 +99,10 @@ def mismatch(present=None):
 
 
 def check():
-    reason = mismatch()
+    try:
+        reason = mismatch()
+    except Exception as error:  # a broken torch install: unreadable or mangled metadata
+        reason = f"the installed torch cannot be read ({{type(error).__name__}}: {{error}})"
     if reason is None:
         return
     label = BUILT_FOR["torch-local"]
@@ -99,7 +110,7 @@ def check():
     package = PROJECT + (" " + VERSION if VERSION else "")
     requirement = PROJECT + ("==" + VERSION if VERSION else "")
     message = (
-        f"{{package}} was built for torch {{built}}, but torch {{installed_torch()}} is installed "
+        f"{{package}} was built for torch {{built}}, but torch {{_shown_torch()}} is installed "
         f"({{reason}}): its pinned dependencies and compiled code fit the torch it was built for. "
         "Rebuild it against this torch: pip install --no-cache-dir --force-reinstall "
         f"--no-build-isolation --no-deps {{requirement}}"
@@ -117,8 +128,6 @@ check()
 
 
 def render(project: Project, guard: GuardSettings, facts: Mapping[str, FactValue]) -> str:
-    from torchpins import __version__
-
     built_for = {name: facts.get(name) for name in ("torch", "torch-local", "cuda", "rocm")}
     return _TEMPLATE.format(
         torchpins=__version__,
@@ -129,35 +138,55 @@ def render(project: Project, guard: GuardSettings, facts: Mapping[str, FactValue
     )
 
 
-def write(project: Project, facts: Mapping[str, FactValue]) -> None:
-    """Write the guard module when the project asks for one; a file already holding the same
-    text is left alone (no needless rebuilds). Written to a temporary file and renamed, so an
-    interrupted build never leaves half a module."""
-    guard = project.settings.guard
-    if guard is None:
+#: The first line of every guard module torchpins writes: a file without it is the user's.
+HEADER = "# Written by torchpins"
+
+
+def check_not_foreign(path: str, file: str) -> None:
+    """Refuse to replace a file at ``path`` that torchpins did not write (``guard.file``
+    pointing at the package's ``__init__.py``, say)."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.read(len(HEADER))
+    except FileNotFoundError:
         return
-    text = render(project, guard, facts)
-    path = os.path.join(project.directory, *guard.file.split("/"))
+    except OSError as error:
+        raise ConfigError(
+            f"tool.torchpins.guard.file: {file!r} cannot be read ({error.strerror})"
+        ) from None
+    if first != HEADER.encode():
+        raise ConfigError(
+            f"tool.torchpins.guard.file: {file!r} is a file torchpins did not write (it does not "
+            f"start with {HEADER!r}); torchpins will not replace it. Point guard.file at a new "
+            "module, e.g. src/mypkg/_torch_guard.py, and import that from the package"
+        )
+
+
+def write(path: str, text: str, file: str) -> None:
+    """Write the guard module ``text`` to ``path``; a file already holding the same text is left
+    alone (no needless rebuilds), a file torchpins did not write is refused. Written to a
+    temporary file and renamed, so an interrupted build never leaves half a module."""
+    check_not_foreign(path, file)
     folder = os.path.dirname(path)
     if not os.path.isdir(folder):
         raise ConfigError(
-            f"tool.torchpins.guard.file: {guard.file!r} is not inside an existing folder of the "
+            f"tool.torchpins.guard.file: {file!r} is not inside an existing folder of the "
             "project; point it into the package, e.g. src/mypkg/_torch_guard.py"
         )
     try:
-        with open(path, encoding="utf-8") as file:
-            if file.read() == text:
+        with open(path, encoding="utf-8") as handle:
+            if handle.read() == text:
                 return
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         pass
     temporary = f"{path}.{os.getpid()}.tmp"
     try:
-        with open(temporary, "w", encoding="utf-8", newline="\n") as file:
-            file.write(text)
+        with open(temporary, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
         os.replace(temporary, path)
     except OSError as error:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise ConfigError(
-            f"tool.torchpins.guard.file: {guard.file!r} cannot be written ({error.strerror})"
+            f"tool.torchpins.guard.file: {file!r} cannot be written ({error.strerror})"
         ) from None

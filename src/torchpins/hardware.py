@@ -19,15 +19,17 @@ Sources, cheapest and most exact first:
 
 from __future__ import annotations
 
-import ctypes
+import json
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import IO, Any
 
 #: Seconds that nvcc or nvidia-smi may take before it is stopped.
 TOOL_TIMEOUT = 10.0
@@ -37,17 +39,10 @@ IMPORT_TIMEOUT = 60.0
 DEFAULT_CUDA_HOMES: tuple[str, ...] = ("/usr/local/cuda",) if sys.platform == "linux" else ()
 
 _WINDOWS = sys.platform == "win32"
-_NVML = ("nvml.dll",) if _WINDOWS else ("libnvidia-ml.so.1",)
-_LIBCUDA = ("nvcuda.dll",) if _WINDOWS else ("libcuda.so.1",)
-_NVML_ERRORS = {
-    1: "NVML_ERROR_UNINITIALIZED",
-    2: "NVML_ERROR_INVALID_ARGUMENT",
-    3: "NVML_ERROR_NOT_SUPPORTED",
-    9: "NVML_ERROR_DRIVER_NOT_LOADED (is the NVIDIA kernel module loaded?)",
-    12: "NVML_ERROR_LIBRARY_NOT_FOUND",
-    18: "NVML_ERROR_LIB_RM_VERSION_MISMATCH (driver and library versions differ; reboot?)",
-    999: "NVML_ERROR_UNKNOWN",
-}
+#: No tool's output is read past this; a tool that prints more is stopped.
+OUTPUT_LIMIT = 1 << 20
+#: More GPUs than this is not a machine but a lying driver (the child stops counting there too).
+MAX_GPUS = 64
 
 
 @dataclass(frozen=True)
@@ -71,7 +66,11 @@ def run_tool(
     env: Mapping[str, str] | None = None,
     cwd: str | None = None,
 ) -> str:
-    """The standard output of ``argv``; :class:`ToolFailed` with a reason otherwise."""
+    """The standard output of ``argv``; :class:`ToolFailed` with a reason otherwise. The tool
+    is stopped (with all it started) after ``timeout`` seconds, or once it has printed more than
+    :data:`OUTPUT_LIMIT` bytes: nothing a tool does can hang the build or fill its memory."""
+    import threading
+
     name = os.path.basename(argv[0])
     try:
         process = subprocess.Popen(
@@ -79,27 +78,57 @@ def run_tool(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
             env=None if env is None else dict(env),
             cwd=cwd,
             start_new_session=not _WINDOWS,
         )
     except OSError as error:
         raise ToolFailed(f"{argv[0]} could not be run ({error.strerror or error})") from None
-    try:
-        out, err = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _stop(process)
-        raise ToolFailed(f"{argv[0]} did not answer within {timeout:g} s and was stopped") from None
+    outputs: dict[str, bytes] = {}
+    too_long = threading.Event()
+
+    def read(stream: IO[bytes], key: str) -> None:
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := stream.read1(65536) if hasattr(stream, "read1") else stream.read(65536):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > OUTPUT_LIMIT:
+                too_long.set()
+                break
+        outputs[key] = b"".join(chunks)[:OUTPUT_LIMIT]
+
+    assert process.stdout is not None
+    assert process.stderr is not None
+    readers = [
+        threading.Thread(target=read, args=(process.stdout, "out"), daemon=True),
+        threading.Thread(target=read, args=(process.stderr, "err"), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and not too_long.is_set() and time.monotonic() < deadline:
+        too_long.wait(0.01)
+    if process.poll() is None or too_long.is_set():
+        _stop(process, readers)
+        if too_long.is_set():
+            raise ToolFailed(f"{argv[0]} printed more than {OUTPUT_LIMIT} bytes and was stopped")
+        raise ToolFailed(f"{argv[0]} did not answer within {timeout:g} s and was stopped")
+    for reader in readers:
+        reader.join(timeout)
+    out = outputs.get("out", b"").decode("utf-8", "replace")
+    err = outputs.get("err", b"").decode("utf-8", "replace")
     if process.returncode != 0:
         last = (err.strip().splitlines() or out.strip().splitlines() or [""])[-1][:200]
-        status = f"exited with status {process.returncode}"
+        if process.returncode < 0:
+            status = f"was killed by signal {-process.returncode}"
+        else:
+            status = f"exited with status {process.returncode}"
         raise ToolFailed(f"{name} {status}" + (f": {last}" if last else ""))
     return out
 
 
-def _stop(process: subprocess.Popen[str]) -> None:
+def _stop(process: subprocess.Popen[bytes], readers: Sequence[Any] = ()) -> None:
     """Kill the tool and everything it started (a shell script's ``sleep`` keeps the pipes open
     otherwise, and ``communicate`` would wait for it)."""
     try:
@@ -109,20 +138,64 @@ def _stop(process: subprocess.Popen[str]) -> None:
             os.killpg(process.pid, signal.SIGKILL)
     except OSError:
         pass
-    for stream in (process.stdout, process.stderr):
-        if stream is not None:
-            stream.close()
     process.wait()
+    for reader in readers:
+        reader.join(1.0)
 
 
 # --------------------------------------------------------------------------------------------
 # nvcc
 
 
+# --------------------------------------------------------------------------------------------
+# gpu-vendor
+
+#: Where Linux lists PCI devices, one folder each with ``vendor`` and ``class`` files.
+SYSFS_PCI = "/sys/bus/pci/devices"
+#: PCI vendor ids of accelerator makers.
+PCI_VENDORS = {"0x10de": "nvidia", "0x1002": "amd", "0x8086": "intel", "0x19e5": "ascend"}
+#: PCI classes of accelerators: display controllers (0x03) and processing accelerators (0x12).
+_ACCELERATOR_CLASSES = ("0x03", "0x12")
+#: No machine has more PCI devices than this; a longer listing is not read further.
+_MAX_PCI_DEVICES = 4096
+
+
+def probe_gpu_vendor(environ: Mapping[str, str], root: str | None = None) -> Reading:
+    """The vendors of this machine's accelerators, from the PCI devices Linux lists: reading a
+    few small files, no tool, no library, nothing that can hang. Elsewhere it is unknown."""
+    root = root or SYSFS_PCI
+    try:
+        devices = sorted(os.listdir(root))[:_MAX_PCI_DEVICES]
+    except OSError:
+        return Reading(None, f"{root} cannot be listed (not Linux?); set TORCHPINS_GPU_VENDOR")
+    vendors: list[str] = []
+    for device in devices:
+        folder = os.path.join(root, device)
+        pci_class, vendor = _small_file(folder, "class"), _small_file(folder, "vendor")
+        if not pci_class.startswith(_ACCELERATOR_CLASSES):
+            continue
+        name = PCI_VENDORS.get(vendor.lower())
+        if name and name not in vendors:
+            vendors.append(name)
+    listed = ", ".join(vendors) or "no accelerator"
+    return Reading(tuple(vendors), f"PCI devices in {root}: {listed}")
+
+
+def _small_file(folder: str, name: str) -> str:
+    try:
+        with open(os.path.join(folder, name), encoding="ascii", errors="replace") as file:
+            return file.read(64).strip()
+    except OSError:
+        return ""
+
+
 def probe_nvcc(environ: Mapping[str, str]) -> Reading:
     executable = "nvcc.exe" if _WINDOWS else "nvcc"
     candidates: list[tuple[str, str]] = []
     passed: list[str] = []
+    compiler = environ.get("CUDACXX", "")  # what CMake and torch.utils.cpp_extension honour first
+    if compiler:
+        candidates.append((compiler, "$CUDACXX"))
     for variable in ("CUDA_HOME", "CUDA_PATH"):
         root = environ.get(variable, "")
         if root:
@@ -168,6 +241,8 @@ class DriverReading:
     source: str
     cuda_driver: str | None
     gpus: tuple[Gpu, ...] | None  # None: this source cannot list GPUs
+    #: Values the source gave that cannot be true (treated as unknown).
+    warnings: tuple[str, ...] = ()
 
 
 class NvidiaProbe:
@@ -177,10 +252,18 @@ class NvidiaProbe:
         self.environ = environ
         self._nvml: DriverReading | str | None = None
         self._smi_failure: str | None = None
+        #: Impossible values a source gave, said once as a warning when the fact stays absent.
+        self._lies: list[str] = []
+        #: A source that hung and was stopped: said as a warning even when another answered.
+        self._slow: str | None = None
 
     def nvml(self) -> DriverReading | str:
         if self._nvml is None:
             self._nvml = _read_nvml()
+            if isinstance(self._nvml, DriverReading):
+                self._lies.extend(self._nvml.warnings)
+            elif "did not answer" in self._nvml:
+                self._slow = self._nvml
         return self._nvml
 
     def cuda_driver(self) -> Reading:
@@ -191,14 +274,17 @@ class NvidiaProbe:
         reasons.append(nvml if isinstance(nvml, str) else f"{nvml.source} gave no CUDA version")
         libcuda = _read_libcuda()
         if isinstance(libcuda, DriverReading):
-            return Reading(libcuda.cuda_driver, libcuda.source)
+            return Reading(libcuda.cuda_driver, libcuda.source, warning=self._slow)
         reasons.append(libcuda)
+        if "is not one" in libcuda:
+            self._lies.append(libcuda)
         smi = self._nvidia_smi(["nvidia-smi"])
         if smi is None:
             return self._absent(reasons)
         version = re.search(r"CUDA Version\s*:\s*(\d+\.\d+)", smi[1])
         if version:
-            return Reading(version.group(1), f"{smi[0]} (its 'CUDA Version' header)")
+            source = f"{smi[0]} (its 'CUDA Version' header)"
+            return Reading(version.group(1), source, warning=self._slow)
         reasons.append(f"{smi[0]} printed no 'CUDA Version'")
         return self._absent(reasons)
 
@@ -220,7 +306,7 @@ class NvidiaProbe:
         if not gpus and smi[1].strip():
             reasons.append(f"{smi[0]} {query} printed no compute capability")
             return self._absent(reasons)
-        return self._visible(tuple(gpus), f"{smi[0]} {query}")
+        return replace(self._visible(tuple(gpus), f"{smi[0]} {query}"), warning=self._slow)
 
     def _nvidia_smi(self, argv: list[str]) -> tuple[str, str] | None:
         """(the path, the output), or None with the reason kept for :meth:`_absent`."""
@@ -238,9 +324,12 @@ class NvidiaProbe:
 
     def _absent(self, reasons: list[str]) -> Reading:
         reasons = [*reasons, self._smi_failure or ""]
-        timed_out = self._smi_failure if "did not answer" in (self._smi_failure or "") else None
+        timed_out = [
+            reason for reason in reasons if "did not answer" in reason or "stopped" in reason
+        ]
+        said = [*dict.fromkeys([*self._lies, *timed_out])]
         detail = "no NVIDIA driver found: " + "; ".join(reason for reason in reasons if reason)
-        return Reading(None, detail, warning=timed_out)
+        return Reading(None, detail, warning="; ".join(said) or None)
 
     def _visible(self, gpus: tuple[Gpu, ...], source: str) -> Reading:
         chosen, note = visible_gpus(gpus, self.environ.get("CUDA_VISIBLE_DEVICES"))
@@ -282,82 +371,86 @@ def _cuda_version(encoded: int) -> str:
     return f"{encoded // 1000}.{encoded % 1000 // 10}"
 
 
-def _load_library(names: Sequence[str]) -> ctypes.CDLL | str:
-    errors: list[str] = []
-    for name in names:
-        try:
-            return ctypes.CDLL(name)
-        except OSError as error:
-            text = str(error)
-            errors.append(text[len(name) + 1 :].strip() if text.startswith(name + ":") else text)
-    return f"{names[0]} could not be loaded ({'; '.join(errors)})"
+#: The child that reads NVML or libcuda (see :mod:`torchpins._nvidia_child`).
+_CHILD_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_nvidia_child.py")
+#: Compute capabilities beyond this are not real GPUs (the newest are 12.x).
+_MAX_CAPABILITY = 30
+
+
+def _in_child(which: str) -> dict[str, object] | str:
+    """What the child reading ``which`` (nvml or libcuda) printed, or why it said nothing: a
+    driver library that crashes or hangs ends the child, never the build."""
+    try:
+        out = run_tool([sys.executable, "-I", _CHILD_SCRIPT, which], TOOL_TIMEOUT)
+    except ToolFailed as failure:
+        return f"reading {which} failed: {failure}"
+    try:
+        answer = json.loads(out.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return f"reading {which} printed no answer"
+    if not isinstance(answer, dict):
+        return f"reading {which} printed no answer"
+    error = answer.get("error")
+    return str(error) if error is not None else answer
+
+
+def _driver_version(encoded: object, source: str, warnings: list[str]) -> str | None:
+    """NVML's and cuDriverGetVersion's ``12080`` -> ``"12.8"``; an absurd value is unknown."""
+    if not isinstance(encoded, int) or isinstance(encoded, bool) or encoded <= 0:
+        return None
+    if encoded < 1000 or encoded >= 100_000:
+        warnings.append(f"{source} reports the CUDA version {encoded}, which is not one")
+        return None
+    return _cuda_version(encoded)
 
 
 def _read_nvml() -> DriverReading | str:
-    library = _load_library(_NVML)
-    if isinstance(library, str):
-        return library
-    name = _NVML[0]
-    try:
-        init = getattr(library, "nvmlInit_v2", None) or library.nvmlInit
-        status = init()
-        if status != 0:
-            return f"{name}: nvmlInit failed with {_NVML_ERRORS.get(status, status)}"
-        try:
-            return _read_nvml_initialised(library, name)
-        finally:
-            library.nvmlShutdown()
-    except AttributeError as error:
-        return f"{name} lacks a function torchpins needs ({error})"
+    answer = _in_child("nvml")
+    if isinstance(answer, str):
+        return answer
+    source = str(answer.get("source", "NVML"))
+    warnings: list[str] = []
+    cuda_driver = _driver_version(answer.get("cuda_driver"), source, warnings)
+    count = answer.get("count")
+    raw = answer.get("gpus")
+    gpus: tuple[Gpu, ...] | None = None
+    if isinstance(count, int) and count > MAX_GPUS:
+        warnings.append(f"{source} reports {count} GPUs, more than any machine has")
+    elif isinstance(raw, list):
+        found: list[Gpu] = []
+        for item in raw[:MAX_GPUS]:
+            gpu = _gpu(item)
+            if gpu is None:
+                warnings.append(f"{source} reports a GPU with the compute capability {item!r}")
+                found = []
+                break
+            found.append(gpu)
+        gpus = tuple(found) if found or not raw else None
+    return DriverReading(source, cuda_driver, gpus, tuple(warnings))
 
 
-def _read_nvml_initialised(library: ctypes.CDLL, name: str) -> DriverReading:
-    source = f"NVML ({name})"
-    version = ctypes.c_int(0)
-    get_version = getattr(library, "nvmlSystemGetCudaDriverVersion_v2", None) or getattr(
-        library, "nvmlSystemGetCudaDriverVersion", None
-    )
-    cuda_driver = None
-    if get_version is not None and get_version(ctypes.byref(version)) == 0 and version.value > 0:
-        cuda_driver = _cuda_version(version.value)
-    count = ctypes.c_uint(0)
-    get_count = getattr(library, "nvmlDeviceGetCount_v2", None) or library.nvmlDeviceGetCount
-    if get_count(ctypes.byref(count)) != 0:
-        return DriverReading(source, cuda_driver, None)
-    by_index = (
-        getattr(library, "nvmlDeviceGetHandleByIndex_v2", None)
-        or library.nvmlDeviceGetHandleByIndex
-    )
-    gpus: list[Gpu] = []
-    for index in range(count.value):
-        handle = ctypes.c_void_p()
-        if by_index(ctypes.c_uint(index), ctypes.byref(handle)) != 0:
-            return DriverReading(source, cuda_driver, None)
-        major, minor = ctypes.c_int(0), ctypes.c_int(0)
-        get_capability = library.nvmlDeviceGetCudaComputeCapability
-        if get_capability(handle, ctypes.byref(major), ctypes.byref(minor)) != 0:
-            return DriverReading(source, cuda_driver, None)
-        uuid = ctypes.create_string_buffer(96)
-        if library.nvmlDeviceGetUUID(handle, uuid, ctypes.c_uint(len(uuid))) != 0:
-            uuid.value = b""
-        gpus.append(
-            Gpu(index, uuid.value.decode("ascii", "replace"), f"{major.value}.{minor.value}")
-        )
-    return DriverReading(source, cuda_driver, tuple(gpus))
+def _gpu(item: object) -> Gpu | None:
+    if not isinstance(item, list) or len(item) != 4:
+        return None
+    index, uuid, major, minor = item
+    numbers = (index, major, minor)
+    if not all(isinstance(n, int) and not isinstance(n, bool) for n in numbers):
+        return None
+    if not (0 <= major <= _MAX_CAPABILITY and 0 <= minor <= 9 and 0 <= index < MAX_GPUS):
+        return None
+    return Gpu(index, str(uuid)[:96], f"{major}.{minor}")
 
 
 def _read_libcuda() -> DriverReading | str:
-    library = _load_library(_LIBCUDA)
-    if isinstance(library, str):
-        return library
-    version = ctypes.c_int(0)
-    try:
-        status = library.cuDriverGetVersion(ctypes.byref(version))
-    except AttributeError:
-        return f"{_LIBCUDA[0]} has no cuDriverGetVersion"
-    if status != 0 or version.value <= 0:
-        return f"{_LIBCUDA[0]}: cuDriverGetVersion failed with CUresult {status}"
-    return DriverReading(f"cuDriverGetVersion ({_LIBCUDA[0]})", _cuda_version(version.value), None)
+    answer = _in_child("libcuda")
+    if isinstance(answer, str):
+        return answer
+    source = str(answer.get("source", "libcuda"))
+    warnings: list[str] = []
+    version = _driver_version(answer.get("cuda_driver"), source, warnings)
+    if version is None:
+        return "; ".join(warnings) or f"{source} gave no CUDA version"
+    return DriverReading(source, version, None, tuple(warnings))
 
 
 # --------------------------------------------------------------------------------------------

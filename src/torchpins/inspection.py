@@ -14,10 +14,17 @@ import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import InvalidVersion
 
 from torchpins.errors import TorchpinsError, shorten
-from torchpins.facts import Facts, FactValue, format_value, torch_text
+from torchpins.facts import (
+    Facts,
+    FactValue,
+    TorchBuild,
+    format_value,
+    parse_version,
+    torch_text,
+)
 
 
 class InspectError(TorchpinsError):
@@ -51,11 +58,11 @@ def _from_wheel(path: str) -> Inspected:
                 raise InspectError(
                     f"{path} holds no .dist-info/torchpins.json: it was not built by torchpins"
                 )
-            text = wheel.read(records[0]).decode("utf-8")
-            header = wheel.read(metadata[0]).decode("utf-8") if metadata else ""
+            text = wheel.read(records[0]).decode("utf-8", "replace")
+            header = wheel.read(metadata[0]).decode("utf-8", "replace") if metadata else ""
     except FileNotFoundError:
         raise InspectError(f"{path} does not exist") from None
-    except (zipfile.BadZipFile, OSError) as error:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as error:
         raise InspectError(f"{path} is not a readable wheel ({error})") from None
     name, version = _name_version(header, os.path.basename(path))
     return Inspected(name, version, path, _parse(text, path))
@@ -70,7 +77,10 @@ def _from_distribution(name: str) -> Inspected:
         raise InspectError(
             f"{shorten(name)} is neither a wheel file nor a distribution installed here"
         ) from None
-    text = dist.read_text("torchpins.json")
+    try:
+        text = dist.read_text("torchpins.json")
+    except (OSError, UnicodeDecodeError) as error:
+        raise InspectError(f"the build record of {name!r} cannot be read ({error})") from None
     if text is None:
         raise InspectError(
             f"{dist.metadata['Name']} {dist.version} holds no torchpins.json: it was not built by "
@@ -96,6 +106,19 @@ def _parse(text: str, where: str) -> dict[str, Any]:
         raise InspectError(f"the build record in {where} is not valid JSON ({error})") from None
     if not isinstance(record, dict) or not isinstance(record.get("facts"), dict):
         raise InspectError(f"the build record in {where} has no facts")
+    facts = record["facts"]
+    for name in ("torch", "torch-local"):
+        value = facts.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InspectError(f"the build record in {where} holds a {name} that is not text")
+    if facts.get("torch") is not None:
+        try:
+            TorchBuild.from_facts(facts)
+        except InvalidVersion:
+            raise InspectError(
+                f"the build record in {where} names torch {shorten(facts['torch'])}, which is "
+                "not a version; the wheel is damaged: rebuild it"
+            ) from None
     return record
 
 
@@ -147,7 +170,7 @@ def _release(value: FactValue) -> object:
     """What a mismatch compares: major.minor of a version, anything else as it is."""
     if isinstance(value, str):
         try:
-            return Version(value).release[:2]
+            return parse_version(value).release[:2]
         except InvalidVersion:
             return value
     return value

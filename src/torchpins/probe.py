@@ -19,7 +19,7 @@ import sys
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import InvalidVersion
 
 from torchpins.errors import ResolveError
 from torchpins.facts import (
@@ -27,6 +27,7 @@ from torchpins.facts import (
     CORE_FACTS,
     LAZY_FACTS,
     TORCH_FACTS,
+    EnvFact,
     Facts,
     FactValue,
     Source,
@@ -35,7 +36,10 @@ from torchpins.facts import (
     cxx11abi_assumed,
     env_var,
     label_build,
+    parse_version,
+    read_environment,
     read_overrides,
+    registry,
 )
 
 TYPE_CHECKING = False
@@ -79,13 +83,15 @@ def gather_facts(
     *,
     set_pairs: Sequence[tuple[str, str]] = (),
     setting_origin: str = "-C torchpins.{fact}",
+    declared: Sequence[EnvFact] = (),
     probe_all: bool = False,
 ) -> Facts:
     """The core facts, plus the lazy facts in ``needed`` (all of them with ``probe_all``), with
     their sources. Overrides come from ``config_settings`` or the CLI's ``set_pairs`` (named
     after ``setting_origin``), then ``environ`` (see :func:`torchpins.facts.read_overrides`). A
     needed fact that cannot be determined (a broken torch install) is an error; with
-    ``probe_all`` it is reported in its source instead."""
+    ``probe_all`` it is reported in its source instead. ``declared`` are the project's
+    environment facts ([tool.torchpins.env]), read after the overrides."""
     environ = os.environ if environ is None else environ
     lazy = [name for name in LAZY_FACTS if probe_all or name in needed]
     overrides = read_overrides(
@@ -94,15 +100,17 @@ def gather_facts(
         set_pairs=set_pairs,
         setting_origin=setting_origin,
         needed=frozenset(lazy),
+        specs=registry(declared),
     )
     installed, probed = (None, {}) if "torch" in overrides else _torch_facts()
     probed.update(_platform_facts())
     probed.update(overrides.facts)
+    probed.update(read_environment(declared, environ, overrides))
     values = {name: value for name, (value, _) in probed.items()}
     sources = {name: source for name, (_, source) in probed.items()}
     warnings = list(installed.warnings) if installed else []
     if lazy:  # imported only here: a build that needs no lazy fact loads none of this
-        from torchpins.hardware import NvidiaProbe, probe_nvcc
+        from torchpins.hardware import NvidiaProbe, probe_gpu_vendor, probe_nvcc
     nvidia: NvidiaProbe | None = None
     for name in lazy:
         if name in overrides:
@@ -112,6 +120,8 @@ def gather_facts(
             continue
         if name == "nvcc":
             reading = probe_nvcc(environ)
+        elif name == "gpu-vendor":
+            reading = probe_gpu_vendor(environ)
         else:
             nvidia = nvidia or NvidiaProbe(environ)
             reading = nvidia.cuda_driver() if name == "cuda-driver" else nvidia.gpu_arch()
@@ -222,6 +232,9 @@ def torch_elsewhere(environ: Mapping[str, str]) -> TorchHint | None:
             return TorchHint(sentence, installed.version)
     if sys.prefix != sys.base_prefix and _looks_isolated(sys.prefix):
         return TorchHint(f"this build runs in an isolated environment ({sys.prefix})")
+    if any(os.path.realpath(site) in on_path for site in own):
+        # The interpreter's own environment is on the path: no isolation hides torch.
+        return TorchHint(f"the environment of {sys.executable} has no torch", isolated=False)
     return None
 
 
@@ -242,7 +255,7 @@ def _site_packages(prefix: str) -> list[str]:
 
 
 def _platform_facts() -> dict[str, tuple[FactValue, Source]]:
-    python = sys.version.split()[0]  # what platform.python_version() reads, without platform
+    python = python_version()
     facts: dict[str, tuple[FactValue, Source]] = {
         "python": (python, Source("probed", "platform.python_version()")),
         "platform": (sys.platform, Source("probed", "sys.platform")),
@@ -260,6 +273,14 @@ def _platform_facts() -> dict[str, tuple[FactValue, Source]]:
     facts["glibc"] = (glibc, Source("probed", detail))
     assert set(facts) | set(TORCH_FACTS) == set(CORE_FACTS)
     return facts
+
+
+def python_version(info: Sequence[object] = sys.version_info) -> str:
+    """The running interpreter as a PEP 440 version: ``3.13.1``, ``3.14.0a1`` (a build from git
+    says ``3.14.0a1+`` in ``sys.version``, which is not a version)."""
+    major, minor, micro, level, serial = info[:5]
+    suffix = {"alpha": "a", "beta": "b", "candidate": "rc"}.get(str(level))
+    return f"{major}.{minor}.{micro}" + (f"{suffix}{serial}" if suffix else "")
 
 
 def _machine() -> str:
@@ -364,7 +385,7 @@ def _pick_among(
 
 def _same_version(one: str, other: str) -> bool:
     try:
-        return Version(one) == Version(other)
+        return parse_version(one) == parse_version(other)
     except InvalidVersion:
         return False
 
@@ -373,7 +394,7 @@ def _valid_version(text: str | None) -> str | None:
     if not text:
         return None
     try:
-        Version(text)
+        parse_version(text)
     except InvalidVersion:
         return None
     return text
@@ -443,18 +464,31 @@ def _version_py_from_spec(path: Iterable[str] | None = None) -> str | None:
     return None
 
 
+#: torch/version.py is a few hundred bytes; a file far larger than this is not one.
+VERSION_PY_LIMIT = 1 << 16
+#: The assignments of torch/version.py that tell the build; each must be a plain constant.
+BUILD_NAMES = ("__version__", "cuda", "hip", "rocm", "xpu")
+
+
 def read_version_py(path: str) -> dict[str, str | None]:
     """The plain ``name = 'value'`` assignments of ``torch/version.py``, parsed, not executed.
-    :class:`VersionPyError` says why when the file cannot be read or parsed."""
+    :class:`VersionPyError` says why when the file cannot be read or parsed, is far larger than
+    a version.py, or computes one of :data:`BUILD_NAMES` (``cuda = '12' + '.8'``), which reading
+    it as text cannot tell: a CPU wheel must never come from a CUDA torch by accident."""
     try:
         with open(path, "rb") as file:
-            tree = ast.parse(file.read(), path)
+            source = file.read(VERSION_PY_LIMIT + 1)
     except OSError as error:
         raise VersionPyError(f"{path} cannot be read ({error.strerror or error})") from None
+    if len(source) > VERSION_PY_LIMIT:
+        raise VersionPyError(f"{path} is larger than {VERSION_PY_LIMIT} bytes, not a version.py")
+    try:
+        tree = ast.parse(source, path)
     except SyntaxError as error:
         raise VersionPyError(f"{path} does not parse ({error.msg}, line {error.lineno})") from None
-    except ValueError as error:  # null bytes
-        raise VersionPyError(f"{path} does not parse ({error})") from None
+    except (ValueError, RecursionError, MemoryError) as error:  # null bytes, absurd nesting
+        reason = type(error).__name__ if not str(error) else error
+        raise VersionPyError(f"{path} does not parse ({reason})") from None
     values: dict[str, str | None] = {}
     for node in tree.body:
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
@@ -463,8 +497,15 @@ def read_version_py(path: str) -> dict[str, str | None]:
             target, value = node.target, node.value
         else:
             continue
-        if not (isinstance(target, ast.Name) and isinstance(value, ast.Constant)):
+        if not isinstance(target, ast.Name):
             continue
-        if value.value is None or isinstance(value.value, str):
+        if isinstance(value, ast.Constant) and (
+            value.value is None or isinstance(value.value, str)
+        ):
             values[target.id] = value.value
+        elif target.id in BUILD_NAMES:
+            raise VersionPyError(
+                f"{path} computes {target.id} (line {node.lineno}) instead of stating it, so it "
+                "cannot be read without running it"
+            )
     return values

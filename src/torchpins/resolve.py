@@ -28,7 +28,7 @@ from torchpins.facts import (
     format_value,
     named_torch,
 )
-from torchpins.settings import Project, Row, Settings
+from torchpins.settings import Project, Row, Settings, Templated
 
 _TORCH = canonicalize_name("torch")
 Extras = dict[NormalizedName, list[Requirement]]
@@ -109,13 +109,18 @@ def _json_value(value: FactValue) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def resolve(project: Project, facts: Facts) -> Resolution:
-    """Apply the torch pin and every matching matrix row, in file order, to the base lists."""
+def resolve(project: Project, facts: Facts, *, rows: Sequence[Row] | None = None) -> Resolution:
+    """Apply the torch pin and every matching matrix row, in file order, to the base lists.
+    ``rows`` are the rows that apply, when the caller knows them already (check asks what an
+    environment gives without one of them); by default, those that match the facts."""
     settings = project.settings
     facts = _apply_missing(project, facts)
-    values = facts.values
-    dependencies = list(settings.dependencies)
-    extras: Extras = {name: list(reqs) for name, reqs in settings.optional_dependencies}
+    values = template_values(project, facts.values)
+    dependencies = [item.fill(values) for item in settings.dependencies]
+    extras: Extras = {
+        name: [item.fill(values) for item in items]
+        for name, items in settings.optional_dependencies
+    }
 
     pin = torch_pin(settings, values)
     if pin is not None:
@@ -125,22 +130,24 @@ def resolve(project: Project, facts: Facts) -> Resolution:
         extras = {name: _pinned(reqs, _TORCH, pin) for name, reqs in extras.items()}
 
     matched: list[int] = []
-    for row in settings.matrix:
-        if not row.matches(values):
-            continue
+    for row in settings.matching(values) if rows is None else rows:
         matched.append(row.index)
         if row.error is not None:
+            message = row.error.render(values)
             raise RowError(
-                f"{row.error} ({row.key} applies: {_because(row, values)})", row, tuple(matched)
+                f"{message} ({row.key} applies: {_because(row, values)})", row, tuple(matched)
             )
-        dependencies, extras = _apply(row, dependencies, extras)
+        dependencies, extras = _apply(row, dependencies, extras, values)
 
+    if settings.all_extras is not None:
+        every = [r for name, reqs in extras.items() if name != settings.all_extras for r in reqs]
+        extras[settings.all_extras] = list(_unique(every))
     warnings = _check_unmatched(settings, values)
     label = None
     if settings.local_version is not None:
         from torchpins.label import render
 
-        label = render(settings.local_version, dict(values))
+        label = render(settings.local_version, values)
     return Resolution(
         project=project.name,
         facts=facts,
@@ -150,6 +157,17 @@ def resolve(project: Project, facts: Facts) -> Resolution:
         warnings=warnings,
         local_label=label,
     )
+
+
+def template_values(project: Project, values: Mapping[str, FactValue]) -> dict[str, FactValue]:
+    """What templates are filled in from: the facts, and the distribution's name and version
+    (a dynamic version only when a template names it: setuptools computes it)."""
+    version: str | None = project.version
+    if version is None and project.settings.uses_version():
+        from torchpins.settings import computed_version
+
+        version = computed_version(project)
+    return {**values, "name": project.name, "version": version}
 
 
 def _unique(requirements: Sequence[Requirement]) -> tuple[Requirement, ...]:
@@ -165,10 +183,14 @@ def _unique(requirements: Sequence[Requirement]) -> tuple[Requirement, ...]:
 
 
 def base_lists(settings: Settings) -> tuple[list[str], dict[str, list[str]]]:
-    """The unpinned base requirements, as the sdist declares them."""
+    """The unpinned base requirements, as the sdist declares them. A templated one is filled in
+    only when a wheel is built, so the sdist leaves it to its ``Dynamic`` fields."""
     return (
-        [str(r) for r in settings.dependencies],
-        {name: [str(r) for r in reqs] for name, reqs in settings.optional_dependencies},
+        [str(item.value) for item in settings.dependencies if item.value is not None],
+        {
+            name: [str(item.value) for item in items if item.value is not None]
+            for name, items in settings.optional_dependencies
+        },
     )
 
 
@@ -177,6 +199,8 @@ def torch_pin(settings: Settings, values: Mapping[str, FactValue]) -> SpecifierS
     torch = TorchBuild.from_facts(values)
     if settings.torch.pin == "none" or torch is None:
         return None
+    if isinstance(settings.torch.pin, Templated):
+        return settings.torch.pin.fill(values)
     if settings.torch.pin == "minor":
         return SpecifierSet(f"=={torch.minor}.*")
     if settings.torch.pin == "exact":
@@ -211,32 +235,43 @@ def _apply_missing(project: Project, facts: Facts) -> Facts:
         return facts.with_values({n: v for n, v in assumed.items() if n not in keep})
     source = facts.sources.get("torch", Source("probed", ""))
     if source.kind == "override":
-        why = f"{source.detail} is set empty, which means no torch"
-    else:
-        why = f"torch is not installed ({source.detail})"
+        raise ResolveError(
+            f"{project.name} pins its dependencies to the installed torch, but {source.detail} "
+            f"is set empty, which means no torch; set it to the torch to build for "
+            f"({source.detail}=<version>, e.g. {source.detail}=2.8.0+cu128), or unset it to use "
+            "the installed torch"
+        )
+    why = f"torch is not installed ({source.detail})"
     hint = facts.torch_hint
+    example = hint.hidden_version if hint and hint.hidden_version else "2.8.0+cu128"
+    name_it = (
+        f"or name the torch to build for with TORCHPINS_TORCH=<version> (e.g. "
+        f"TORCHPINS_TORCH={example}) or -C torchpins.torch=<version>"
+    )
+    if hint is not None and not hint.isolated:
+        raise ResolveError(
+            f"{project.name} pins its dependencies to the installed torch, but {why}: "
+            f"{hint.sentence}. Install torch there first (pip install torch), {name_it}"
+        )
     cause = (
         f"This is build isolation: {hint.sentence}."
         if hint
         else "This is usually build isolation: pip and uv build in a fresh environment without "
         "torch."
     )
-    example = hint.hidden_version if hint and hint.hidden_version else "2.8.0+cu128"
     raise ResolveError(
         f"{project.name} pins its dependencies to the installed torch, but {why}. {cause} "
         "Install torch and build with --no-build-isolation (pip install --no-build-isolation ..., "
-        "uv pip install --no-build-isolation ...), or name the torch to build for with "
-        f"TORCHPINS_TORCH=<version> (e.g. TORCHPINS_TORCH={example}) or "
-        "-C torchpins.torch=<version>"
+        "uv pip install --no-build-isolation ..., python -m build --no-isolation), " + name_it
     )
 
 
 def _apply(
-    row: Row, dependencies: list[Requirement], extras: Extras
+    row: Row, dependencies: list[Requirement], extras: Extras, values: Mapping[str, FactValue]
 ) -> tuple[list[Requirement], Extras]:
-    """One row's actions, in the order SPEC section 2 gives: take away, put in, tighten."""
+    """One row's actions, in the order SPEC section 7.3 gives: take away, put in, tighten."""
     if row.remove:
-        removed = set(row.remove)
+        removed = {item.fill(values) for item in row.remove}
         dependencies = [r for r in dependencies if canonicalize_name(r.name) not in removed]
         extras = {
             name: [r for r in reqs if canonicalize_name(r.name) not in removed]
@@ -244,10 +279,13 @@ def _apply(
         }
     for name in row.drop_extras:
         extras.pop(name, None)
-    for name, requirements in row.extras:
-        extras[name] = list(requirements)
-    dependencies = dependencies + list(row.add)
-    for name, specifier in row.pins:
+    for name, items in row.extras:
+        extras[name] = [item.fill(values) for item in items]
+    for name, items in row.extras_add:
+        extras[name] = [*extras.get(name, []), *(item.fill(values) for item in items)]
+    dependencies = dependencies + [item.fill(values) for item in row.add]
+    for key, value in row.pins:
+        name, specifier = key.fill(values), value.fill(values)
         dependencies = _pinned(dependencies, name, specifier)
         extras = {extra: _pinned(reqs, name, specifier) for extra, reqs in extras.items()}
     return dependencies, extras
@@ -269,13 +307,13 @@ def _pinned(
 
 def _check_unmatched(settings: Settings, values: Mapping[str, FactValue]) -> tuple[str, ...]:
     torch = values.get("torch")
-    torch_rows = [row for row in settings.matrix if row.names_torch]
-    if torch is None or not torch_rows or settings.unmatched == "ignore":
+    conditions = settings.torch_conditions
+    if torch is None or not conditions or settings.unmatched == "ignore":
         return ()
-    if any(c.holds(torch) for row in torch_rows for c in row.when if c.fact == "torch"):
+    if any(condition.holds(torch) for condition in conditions):
         return ()
     ranges = "; ".join(
-        f"[{row.index}] {c.text}" for row in torch_rows for c in row.when if c.fact == "torch"
+        f"[{row.index}] {c.text}" for row in settings.matrix for c in row.when if c.fact == "torch"
     )
     message = (
         f"torch {torch} matches none of the matrix rows that test torch ({ranges}); "

@@ -38,8 +38,11 @@ class Type(str, enum.Enum):
     EXTRAS = "table of extra = [requirements]"
     PINS = "table of name = specifier"
     CONDITIONS = "table of fact = condition"
+    UNLESS = "table of fact = condition, or an array of them"
     TABLE = "table"
     ROWS = "array of tables"
+    #: A table whose keys the user names, each holding the table in ``keys`` (or a string).
+    NAMED = "table of name = table"
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,10 @@ class Key:
     keys: tuple[Key, ...] = ()
     #: A matrix row action; the row's actions apply in the order they are declared here.
     action: bool = False
-    #: Besides its choices, the key takes a value of this form (e.g. "a torch version").
+    #: Besides its choices, the key takes a value of this form (e.g. "a torch version"), whose
+    #: text matches ``pattern`` (for the JSON schema; the reader checks it fully).
     or_else: str | None = None
+    pattern: str | None = None
 
     def child(self, name: str) -> Key:
         for key in self.keys:
@@ -84,7 +89,12 @@ ROW = Key(
             Type.CONDITIONS,
             "The row applies when every condition holds. " + _CONDITIONS_HELP,
         ),
-        Key("unless", Type.CONDITIONS, "The row does not apply when every condition here holds."),
+        Key(
+            "unless",
+            Type.UNLESS,
+            "The row does not apply when every condition of the table holds (of any one table, "
+            "for a list of tables).",
+        ),
         Key("error", Type.STRING, "The build fails with this message.", action=True),
         Key(
             "remove",
@@ -94,6 +104,12 @@ ROW = Key(
         ),
         Key("drop-extras", Type.NAMES, "These extras are not provided at all.", action=True),
         Key("extras", Type.EXTRAS, "Replace (or create) these extras' lists.", action=True),
+        Key(
+            "extras-add",
+            Type.EXTRAS,
+            "Append to these extras, providing each that is not provided yet.",
+            action=True,
+        ),
         Key("add", Type.REQUIREMENTS, "Append these base requirements.", action=True),
         Key(
             "pins",
@@ -136,6 +152,8 @@ TOOL = Key(
                     "floor: torch>=2.8; none: no torch requirement.",
                     choices=("minor", "exact", "local", "floor", "none"),
                     default="minor",
+                    or_else='a specifier template such as ">={torch}"',
+                    pattern=r"^\s*[=<>!~]",
                 ),
                 Key(
                     "missing",
@@ -145,10 +163,38 @@ TOOL = Key(
                     choices=("error", "unpinned"),
                     default="error",
                     or_else="a torch version such as 2.8.0",
+                    pattern=r"^\s*[vV]?[0-9]",
                 ),
             ),
         ),
         ROW,
+        Key(
+            "all-extras",
+            Type.STRING,
+            "After the rows, provide this extra with every requirement of every other provided "
+            'extra, duplicates dropped (e.g. "all").',
+        ),
+        Key(
+            "env",
+            Type.NAMED,
+            'Facts read from environment variables: fact = "VARIABLE", or fact = { variable, '
+            "kind, default }.",
+            keys=(
+                Key("variable", Type.STRING, "The environment variable to read.", required=True),
+                Key(
+                    "kind",
+                    Type.STRING,
+                    "How conditions and templates treat the value.",
+                    choices=("string", "boolean", "version"),
+                    default="string",
+                ),
+                Key(
+                    "default",
+                    Type.STRING,
+                    "The value when the variable is unset or empty (none: the fact is absent).",
+                ),
+            ),
+        ),
         Key(
             "local-version",
             Type.STRING,
@@ -215,10 +261,11 @@ ROW_ACTIONS: tuple[str, ...] = tuple(key.name for key in ROW.keys if key.action)
 
 
 def lookup(path: str) -> Key:
-    """The key at a dotted path below ``tool.torchpins`` (``torch.pin``, ``matrix.when``)."""
+    """The key at a dotted path below ``tool.torchpins`` (``torch.pin``, ``matrix.when``;
+    ``env.*`` for each entry of a named table)."""
     key = TOOL
     for part in path.split(".") if path else ():
-        key = key.child(part)
+        key = key if part == "*" else key.child(part)
     return key
 
 
@@ -242,6 +289,9 @@ def _schema(key: Key) -> dict[str, Any]:
     if key.type == Type.STRING:
         if key.choices and key.or_else is None:
             return {**description, "type": "string", "enum": list(key.choices), **_default(key)}
+        if key.choices and key.pattern:
+            one_of = [{"enum": list(key.choices)}, {"pattern": key.pattern}]
+            return {**description, "type": "string", "anyOf": one_of, **_default(key)}
         return {**description, "type": "string", **_default(key)}
     if key.type in (Type.STRINGS, Type.REQUIREMENTS, Type.NAMES):
         items: dict[str, Any] = {"type": "string"}
@@ -257,11 +307,24 @@ def _schema(key: Key) -> dict[str, Any]:
     if key.type == Type.PINS:
         return {**description, "type": "object", "additionalProperties": {"type": "string"}}
     if key.type == Type.CONDITIONS:
+        return {**description, **_conditions_schema()}
+    if key.type == Type.UNLESS:
+        return {
+            **description,
+            "oneOf": [_conditions_schema(), {"type": "array", "items": _conditions_schema()}],
+        }
+    if key.type == Type.NAMED:
+        entry = {
+            "type": "object",
+            "properties": {child.name: _schema(child) for child in key.keys},
+            "required": [child.name for child in key.keys if child.required],
+            "additionalProperties": False,
+        }
         return {
             **description,
             "type": "object",
-            "properties": {name: _condition_schema(name) for name in FACTS},
-            "additionalProperties": False,
+            "propertyNames": {"pattern": FACT_NAME},
+            "additionalProperties": {"oneOf": [{"type": "string"}, entry]},
         }
     table: dict[str, Any] = {
         "type": "object",
@@ -276,11 +339,37 @@ def _schema(key: Key) -> dict[str, Any]:
     return {**description, **table}
 
 
+#: What a fact's name looks like (built-in or declared in [tool.torchpins.env]).
+FACT_NAME = "^[a-z0-9]+(-[a-z0-9]+)*$"
+
+
+def _conditions_schema() -> dict[str, Any]:
+    """Known facts are checked by kind; a project's environment facts (any name) by shape."""
+    return {
+        "type": "object",
+        "properties": {name: _condition_schema(name) for name in FACTS},
+        "propertyNames": {"pattern": FACT_NAME},
+        "additionalProperties": {
+            "oneOf": [
+                {"type": "string"},
+                {"type": "boolean"},
+                {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            ]
+        },
+    }
+
+
 def _condition_schema(fact: str) -> dict[str, Any]:
     spec = FACTS[fact]
     if spec.kind == Kind.BOOLEAN:
         return {"description": spec.help, "type": "boolean"}
-    if spec.kind in (Kind.VERSION, Kind.VERSION_LIST):
+    if spec.kind == Kind.VERSION:
+        specifier = {"type": "string", "format": "pep508-versionspec"}
+        return {
+            "description": spec.help,
+            "oneOf": [specifier, {"type": "array", "items": specifier, "minItems": 1}],
+        }
+    if spec.kind == Kind.VERSION_LIST:
         return {"description": spec.help, "type": "string", "format": "pep508-versionspec"}
     one: dict[str, Any] = {"type": "string"}
     if spec.choices:
@@ -336,6 +425,8 @@ def _shown_default(key: Key) -> str:
 def _walk(key: Key, path: str) -> Iterator[tuple[str, Key]]:
     for child in key.keys:
         child_path = f"{path}.{child.name}"
+        if key.type == Type.NAMED:
+            child_path = f"{path}.<fact>.{child.name}"
         shown = f"[[{child_path}]]" if child.type == Type.ROWS else child_path
         yield shown, child
         yield from _walk(child, child_path)

@@ -11,18 +11,36 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from functools import cached_property
+from typing import Any, Generic, Literal, TypeVar, cast
 
+from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, Specifier, SpecifierSet
 from packaging.utils import InvalidName, NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from torchpins import schema
-from torchpins.errors import ConfigError, did_you_mean, has_control_characters, shorten
-from torchpins.facts import FACTS, FactValue, Kind, is_build_label
+from torchpins.errors import (
+    ConfigError,
+    TorchpinsError,
+    did_you_mean,
+    has_control_characters,
+    shorten,
+)
+from torchpins.facts import (
+    FACTS,
+    EnvFact,
+    FactSpec,
+    FactValue,
+    Kind,
+    is_build_label,
+    parse_version,
+    registry,
+)
+from torchpins.templates import PROJECT_NAMES, Template, TemplateError
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -72,14 +90,19 @@ def _names_a_prerelease(spec: Specifier) -> bool:
     return version.is_prerelease or version.is_postrelease
 
 
+#: (a version condition's text, a version) -> whether it holds; the text names the specifiers.
+_VERSION_ANSWERS: dict[tuple[str, str], bool] = {}
+
+
 @dataclass(frozen=True)
 class Condition:
     """One ``fact = value`` entry of a ``when`` or ``unless`` table."""
 
     fact: str
-    kind: str  # a Kind
+    kind: Kind
     text: str
-    specifier: SpecifierSet | None = None
+    #: For a version fact: the specifier sets, any of which must hold.
+    specifiers: tuple[SpecifierSet, ...] = ()
     strings: tuple[str, ...] = ()
     boolean: bool | None = None
 
@@ -87,35 +110,80 @@ class Condition:
         if value is None:
             return False  # an absent fact makes its condition false, never an error
         if self.kind == Kind.VERSION:
-            assert self.specifier is not None
             assert isinstance(value, str)
-            return version_matches(self.specifier, value)
+            # check and table ask the same few questions of thousands of environments
+            key = (self.text, value)
+            answer = _VERSION_ANSWERS.get(key)
+            if answer is None:
+                answer = any(version_matches(specifier, value) for specifier in self.specifiers)
+                if len(_VERSION_ANSWERS) < 1 << 16:
+                    _VERSION_ANSWERS[key] = answer
+            return answer
         if self.kind == Kind.VERSION_LIST:
-            assert self.specifier is not None
             assert isinstance(value, tuple)
-            specifier = self.specifier
-            return any(version_matches(specifier, item) for item in value)
+            return any(
+                version_matches(specifier, item) for specifier in self.specifiers for item in value
+            )
         if self.kind == Kind.BOOLEAN:
             return value is self.boolean
+        if self.kind == Kind.STRING_LIST:
+            assert isinstance(value, tuple)
+            return any(item in self.strings for item in value)
         return value in self.strings
 
     def __str__(self) -> str:
         return f"{self.fact} {self.text}"
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Templated(Generic[T]):
+    """A value as written: parsed when the project loads, or, when it holds placeholders, when
+    the row that holds it applies (:meth:`fill`)."""
+
+    template: Template
+    #: The parsed value of a template without placeholders.
+    value: T | None
+    parse: Callable[[str, str], T]
+
+    @property
+    def key(self) -> str:
+        return self.template.key
+
+    def fill(self, values: Mapping[str, FactValue]) -> T:
+        if self.value is not None:
+            return self.value
+        text = self.template.render(values)
+        try:
+            return self.parse(text, self.key)
+        except ConfigError as error:
+            raise TemplateError(
+                f"{error} (filled in from {shorten(self.template.text)} for this build)", self.key
+            ) from None
+
+
+Requirements = tuple[Templated[Requirement], ...]
+ExtrasTable = tuple[tuple[NormalizedName, Requirements], ...]
+
+
 @dataclass(frozen=True)
 class Row:
-    """One ``[[tool.torchpins.matrix]]`` row. Actions apply in the order of the fields below."""
+    """One ``[[tool.torchpins.matrix]]`` row. Actions apply in the order of the fields below
+    (``schema.ROW_ACTIONS``)."""
 
     index: int
     when: tuple[Condition, ...]
-    unless: tuple[Condition, ...]
-    error: str | None
-    remove: tuple[NormalizedName, ...]
+    #: Tables of conditions: the row is excluded when every condition of any one holds.
+    unless: tuple[tuple[Condition, ...], ...]
+    error: Template | None
+    remove: tuple[Templated[NormalizedName], ...]
     drop_extras: tuple[NormalizedName, ...]
-    extras: tuple[tuple[NormalizedName, tuple[Requirement, ...]], ...]
-    add: tuple[Requirement, ...]
-    pins: tuple[tuple[NormalizedName, SpecifierSet], ...]
+    extras: ExtrasTable
+    extras_add: ExtrasTable
+    add: Requirements
+    pins: tuple[tuple[Templated[NormalizedName], Templated[SpecifierSet]], ...]
 
     @property
     def key(self) -> str:
@@ -125,15 +193,30 @@ class Row:
     def names_torch(self) -> bool:
         return any(condition.fact == "torch" for condition in self.when)
 
+    @property
+    def conditions(self) -> tuple[Condition, ...]:
+        """Every condition of ``when`` and of each ``unless`` table."""
+        return (*self.when, *(c for table in self.unless for c in table))
+
     def facts_used(self) -> set[str]:
-        return {condition.fact for condition in (*self.when, *self.unless)}
+        return {condition.fact for condition in self.conditions}
+
+    def templates(self) -> list[Template]:
+        found: list[Template] = [self.error] if self.error is not None else []
+        found += [item.template for item in self.remove]
+        found += [item.template for item in self.add]
+        for _, requirements in (*self.extras, *self.extras_add):
+            found += [item.template for item in requirements]
+        for name, specifier in self.pins:
+            found += [name.template, specifier.template]
+        return found
 
     def matches(self, facts: Mapping[str, FactValue]) -> bool:
         if not all(condition.holds(facts.get(condition.fact)) for condition in self.when):
             return False
-        return not (
-            self.unless
-            and all(condition.holds(facts.get(condition.fact)) for condition in self.unless)
+        return not any(
+            all(condition.holds(facts.get(condition.fact)) for condition in table)
+            for table in self.unless
         )
 
     def describe(self) -> str:
@@ -144,7 +227,8 @@ class Row:
 
 @dataclass(frozen=True)
 class TorchSettings:
-    pin: PinPolicy = "minor"
+    #: A named policy, or a specifier template (``">={torch}"``).
+    pin: PinPolicy | Templated[SpecifierSet] = "minor"
     #: "error", "unpinned", or a torch version to assume when none is installed.
     missing: str = "error"
 
@@ -177,41 +261,71 @@ class CiSettings:
 class Settings:
     """``[tool.torchpins]``, validated."""
 
-    dependencies: tuple[Requirement, ...]
-    optional_dependencies: tuple[tuple[NormalizedName, tuple[Requirement, ...]], ...]
+    dependencies: Requirements
+    optional_dependencies: ExtrasTable
     unmatched: Unmatched
     torch: TorchSettings
     matrix: tuple[Row, ...]
     #: A template for the wheel's local version label (CI wheel builds), or None.
-    local_version: str | None = None
+    local_version: Template | None = None
     guard: GuardSettings | None = None
     ci: CiSettings | None = None
+    #: The facts the project reads from environment variables ([tool.torchpins.env]).
+    env: tuple[EnvFact, ...] = ()
+    #: The extra that collects every other extra's requirements, or None.
+    all_extras: NormalizedName | None = None
 
     @property
     def has_extras(self) -> bool:
-        return bool(self.optional_dependencies) or any(row.extras for row in self.matrix)
+        return (
+            bool(self.optional_dependencies)
+            or self.all_extras is not None
+            or any(row.extras or row.extras_add for row in self.matrix)
+        )
+
+    @property
+    def facts(self) -> dict[str, FactSpec]:
+        """The facts there are for this project: the built-in ones and its environment facts."""
+        return registry(self.env)
 
     def facts_used(self) -> set[str]:
+        """The facts the rows' conditions test."""
         used: set[str] = set()
         for row in self.matrix:
             used |= row.facts_used()
         return used
 
-    def facts_needed_for_label(self) -> set[str]:
-        from torchpins.label import facts_in
+    def templates(self) -> list[Template]:
+        found = [item.template for item in self.dependencies]
+        for _, requirements in self.optional_dependencies:
+            found += [item.template for item in requirements]
+        for row in self.matrix:
+            found += row.templates()
+        if isinstance(self.torch.pin, Templated):
+            found.append(self.torch.pin.template)
+        if self.local_version is not None:
+            found.append(self.local_version)
+        return found
 
-        return facts_in(self.local_version) if self.local_version else set()
+    def facts_in_templates(self) -> set[str]:
+        """The facts the templates name (a lazy one named only there still counts as needed)."""
+        named: set[str] = set()
+        for template in self.templates():
+            named |= template.facts
+        return named - set(PROJECT_NAMES)
 
     def declared_names(self) -> set[NormalizedName]:
-        """Every requirement name the base lists or any row's ``add``/``extras`` declare, and
-        torch unless ``pin = "none"``."""
-        declared = {canonicalize_name(req.name) for req in self.dependencies}
+        """Every requirement name the base lists or any row's ``add``/``extras``/``extras-add``
+        declare (as written: a templated name is known only when it applies), and torch unless
+        ``pin = "none"``."""
+        items = [*self.dependencies]
         for _, requirements in self.optional_dependencies:
-            declared |= {canonicalize_name(req.name) for req in requirements}
+            items += requirements
         for row in self.matrix:
-            declared |= {canonicalize_name(req.name) for req in row.add}
-            for _, requirements in row.extras:
-                declared |= {canonicalize_name(req.name) for req in requirements}
+            items += row.add
+            for _, requirements in (*row.extras, *row.extras_add):
+                items += requirements
+        declared = {canonicalize_name(item.value.name) for item in items if item.value}
         if self.torch.pin != "none":
             declared.add(canonicalize_name("torch"))
         return declared
@@ -219,15 +333,70 @@ class Settings:
     def declared_extras(self) -> set[NormalizedName]:
         extras = {name for name, _ in self.optional_dependencies}
         for row in self.matrix:
-            extras |= {name for name, _ in row.extras}
+            extras |= {name for name, _ in (*row.extras, *row.extras_add)}
         return extras
 
     def facts_needed(self) -> set[str]:
-        """The facts a build must know: those the rows test, and torch unless nothing uses it."""
-        needed = self.facts_used() | self.facts_needed_for_label()
+        """The facts a build must know: those the rows test and the templates name, and torch
+        unless nothing uses it."""
+        needed = self.facts_used() | self.facts_in_templates()
         if self.torch.pin != "none" or self.torch.missing == "error":
             needed.add("torch")
         return needed
+
+    def uses_version(self) -> bool:
+        return any("version" in template.facts for template in self.templates())
+
+    def matching(self, values: Mapping[str, FactValue]) -> list[Row]:
+        """The rows that match these facts, in file order: :meth:`Row.matches` for every row,
+        answered through an index that asks each distinct condition once (check and table ask
+        it of thousands of environments; a build of a large matrix gains too)."""
+        index = self._index
+        failing = 0
+        for condition, mask in index.masks:
+            if not condition.holds(values.get(condition.fact)):
+                failing |= mask
+        candidates = index.every & ~failing
+        found = []
+        while candidates:
+            lowest = candidates & -candidates
+            row = self.matrix[lowest.bit_length() - 1]
+            candidates ^= lowest
+            if not row.unless or row.matches(values):
+                found.append(row)
+        return found
+
+    @cached_property
+    def torch_conditions(self) -> tuple[Condition, ...]:
+        """The distinct torch conditions of the rows' ``when`` (what ``unmatched`` tests)."""
+        found = {c.text: c for row in self.matrix for c in row.when if c.fact == "torch"}
+        return tuple(found.values())
+
+    @cached_property
+    def conditions_by_fact(self) -> dict[str, tuple[Condition, ...]]:
+        """Each fact's distinct conditions, ``when`` and ``unless`` alike, in file order."""
+        found: dict[str, dict[str, Condition]] = {}
+        for row in self.matrix:
+            for condition in row.conditions:
+                found.setdefault(condition.fact, {}).setdefault(condition.text, condition)
+        return {fact: tuple(texts.values()) for fact, texts in found.items()}
+
+    @cached_property
+    def _index(self) -> _RowIndex:
+        masks: dict[tuple[str, str], tuple[Condition, int]] = {}
+        for position, row in enumerate(self.matrix):
+            for condition in row.when:
+                key = (condition.fact, condition.text)
+                held, mask = masks.get(key, (condition, 0))
+                masks[key] = (held, mask | 1 << position)
+        return _RowIndex(tuple(masks.values()), (1 << len(self.matrix)) - 1)
+
+
+@dataclass(frozen=True)
+class _RowIndex:
+    #: Each distinct ``when`` condition, and the rows (bits by position) that hold it.
+    masks: tuple[tuple[Condition, int], ...]
+    every: int
 
 
 @dataclass(frozen=True)
@@ -267,6 +436,33 @@ def load_project(directory: str | os.PathLike[str] = ".") -> Project:
         settings=settings,
         version=version if isinstance(version, str) else None,
     )
+
+
+def computed_version(project: Project) -> str:
+    """The version setuptools computes for a project whose ``project.version`` is dynamic
+    (``tool.setuptools.dynamic.version``: an attribute or a file), read through setuptools' own
+    configuration reader, as the build will. Only needed when a template names ``{version}``."""
+    from setuptools.config.pyprojecttoml import read_configuration
+
+    path = os.path.join(project.directory, "pyproject.toml")
+    here = os.getcwd()
+    try:
+        os.chdir(project.directory)  # setuptools resolves attr: and file: from the project
+        version = read_configuration(path, expand=True).get("project", {}).get("version")
+    except Exception as error:  # setuptools' own errors: a missing attribute or file
+        raise ConfigError(
+            f"a template names {{version}}, but the version setuptools computes for "
+            f"{project.name} cannot be read ({type(error).__name__}: {error}); check "
+            "tool.setuptools.dynamic.version"
+        ) from None
+    finally:
+        os.chdir(here)
+    if not isinstance(version, str) or not version:
+        raise ConfigError(
+            f"a template names {{version}}, but {project.name} has no version: set "
+            "project.version, or tool.setuptools.dynamic.version"
+        )
+    return version
 
 
 def read_toml(path: str) -> dict[str, Any]:
@@ -309,7 +505,7 @@ def _check_project_table(document: Mapping[str, Any], settings: Settings) -> str
     if not isinstance(dynamic, list) or not all(isinstance(item, str) for item in dynamic):
         raise ConfigError("project.dynamic must be a list of field names")
     want = ["dependencies", "optional-dependencies"] if settings.has_extras else ["dependencies"]
-    for field in want:
+    for field in ("dependencies", "optional-dependencies"):
         if field in project:
             raise ConfigError(
                 f"project.{field} is set statically, so setuptools would ignore the pins torchpins "
@@ -340,10 +536,12 @@ def parse_settings(table: Any) -> Settings:
     key = "tool.torchpins"
     table = _table(table, key)
     _reject_unknown(table, schema.TOOL, key)
-    dependencies = _requirements(table.get("dependencies", []), f"{key}.dependencies")
-    optional = _extras_table(table.get("optional-dependencies", {}), f"{key}.optional-dependencies")
+    env = _env(table.get("env", {}), f"{key}.env")
+    read = _Reader({name: spec.kind for name, spec in registry(env).items()})
+    dependencies = read.requirements(table.get("dependencies", []), f"{key}.dependencies")
+    optional = read.extras(table.get("optional-dependencies", {}), f"{key}.optional-dependencies")
     unmatched = _choice(table, schema.lookup("unmatched"), key)
-    torch = _torch_settings(table.get("torch", {}), f"{key}.torch")
+    torch = read.torch_settings(table.get("torch", {}), f"{key}.torch")
     raw_matrix = table.get("matrix", [])
     if isinstance(raw_matrix, dict):
         raise ConfigError(
@@ -352,7 +550,7 @@ def parse_settings(table: Any) -> Settings:
         )
     if not isinstance(raw_matrix, list):
         raise ConfigError(f"{key}.matrix: expected an array of tables, got {_type(raw_matrix)}")
-    matrix = tuple(_row(raw, index) for index, raw in enumerate(raw_matrix))
+    matrix = tuple(read.row(raw, index) for index, raw in enumerate(raw_matrix))
     seen: dict[str, int] = {}
     for index, raw in enumerate(raw_matrix):
         earlier = seen.setdefault(json.dumps(raw, sort_keys=True, default=str), index)
@@ -360,24 +558,250 @@ def parse_settings(table: Any) -> Settings:
             raise ConfigError(
                 f"{key}.matrix[{index}] repeats {key}.matrix[{earlier}] exactly; remove one"
             )
+    all_extras = None
+    if "all-extras" in table:
+        all_extras = _name(table["all-extras"], f"{key}.all-extras")
     settings = Settings(
         dependencies=dependencies,
         optional_dependencies=optional,
         unmatched=cast(Unmatched, unmatched),
         torch=torch,
         matrix=matrix,
-        local_version=_local_version(table["local-version"]) if "local-version" in table else None,
+        local_version=read.local_version(table["local-version"])
+        if "local-version" in table
+        else None,
         guard=_guard(table["guard"], f"{key}.guard") if "guard" in table else None,
         ci=_ci(table["ci"], f"{key}.ci") if "ci" in table else None,
+        env=env,
+        all_extras=all_extras,
     )
     _check_pins_are_declared(settings)
+    _check_all_extras(settings)
     return settings
 
 
-def _local_version(raw: Any) -> str:
-    from torchpins.label import KEY, check_template
+_ENV_NAME = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+_ENV_KINDS = {"string": Kind.STRING, "boolean": Kind.BOOLEAN, "version": Kind.VERSION}
 
-    return check_template(_string(raw, KEY))
+
+def _env(raw: Any, key: str) -> tuple[EnvFact, ...]:
+    """``[tool.torchpins.env]``: fact = "VARIABLE" or { variable, kind, default }."""
+    import re
+
+    from torchpins.facts import parse_fact_value
+
+    table = _table(raw, key)
+    found = []
+    for name, value in table.items():
+        item_key = _child(key, name)
+        if not re.fullmatch(_ENV_NAME, name) or name in FACTS or name in PROJECT_NAMES:
+            why = (
+                "is a built-in fact"
+                if name in FACTS
+                else "is the project's own"
+                if name in PROJECT_NAMES
+                else "must be lower-case letters, digits and '-'"
+            )
+            raise ConfigError(f"{item_key}: the fact name {shorten(name)} {why}; choose another")
+        entry = {"variable": value} if isinstance(value, str) else _table(value, item_key)
+        _reject_unknown(entry, schema.lookup("env.*"), item_key)
+        if "variable" not in entry:
+            raise ConfigError(f'{item_key}.variable is missing; e.g. variable = "DS_ACCELERATOR"')
+        variable = _string(entry["variable"], f"{item_key}.variable")
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", variable):
+            raise ConfigError(
+                f"{item_key}.variable: {shorten(variable)} is not an environment variable name"
+            )
+        if variable.upper().startswith("TORCHPINS_"):
+            raise ConfigError(
+                f"{item_key}.variable: {variable} is torchpins' own override of a fact; name "
+                "the variable the project reads (TORCHPINS_<FACT> overrides it anyway)"
+            )
+        kind = _ENV_KINDS[_choice(entry, schema.lookup("env.*.kind"), item_key)]
+        default = entry.get("default")
+        if default is not None:
+            default = _string(default, f"{item_key}.default")
+            spec = {name: EnvFact(name, variable, kind).spec}
+            try:
+                parse_fact_value(name, default, f"{item_key}.default", spec)
+            except TorchpinsError as error:
+                raise ConfigError(str(error)) from None
+        found.append(EnvFact(name, variable, kind, default))
+    return tuple(found)
+
+
+class _Reader:
+    """The readers of what may hold templates, which know the project's facts."""
+
+    def __init__(self, kinds: Mapping[str, Kind]) -> None:
+        self.kinds = kinds
+
+    def template(self, value: Any, key: str) -> Template:
+        from torchpins.templates import parse
+
+        return parse(_string(value, key), key, self.kinds)
+
+    def templated(self, value: Any, key: str, parse: Callable[[str, str], T]) -> Templated[T]:
+        template = self.template(value, key)
+        return Templated(
+            template, parse(template.literal(), key) if template.is_literal else None, parse
+        )
+
+    def requirements(self, value: Any, key: str) -> Requirements:
+        strings = _list_of_strings(value, key, "requirement strings")
+        return tuple(
+            self.templated(text, f"{key}[{index}]", _requirement)
+            for index, text in enumerate(strings)
+        )
+
+    def extras(self, value: Any, key: str) -> ExtrasTable:
+        table = _table(value, key)
+        seen: dict[NormalizedName, str] = {}
+        extras = []
+        for extra, requirements in table.items():
+            name = _name(extra, _child(key, extra))
+            if name in seen:
+                raise ConfigError(
+                    f"{_child(key, extra)}: {shorten(extra)} and {shorten(seen[name])} are the "
+                    "same extra (PEP 685)"
+                )
+            seen[name] = extra
+            extras.append((name, self.requirements(requirements, _child(key, extra))))
+        return tuple(extras)
+
+    def local_version(self, raw: Any) -> Template:
+        from torchpins.label import KEY, check_template
+
+        return check_template(self.template(raw, KEY))
+
+    def torch_settings(self, raw: Any, key: str) -> TorchSettings:
+        table = _table(raw, key)
+        _reject_unknown(table, schema.lookup("torch"), key)
+        declared = schema.lookup("torch.pin")
+        text = _string(table.get("pin", declared.default), f"{key}.pin")
+        pin: PinPolicy | Templated[SpecifierSet]
+        if text in declared.choices:
+            pin = cast(PinPolicy, text)
+        elif any(text.lstrip().startswith(op) for op in ("=", ">", "<", "~", "!")):
+            pin = self.templated(text, f"{key}.pin", _pin_specifier)
+        else:
+            raise ConfigError(
+                f"{key}.pin: {shorten(text)} is not one of "
+                f"{', '.join(repr(c) for c in declared.choices)}, nor a specifier such as "
+                f"'>={{torch}}'{did_you_mean(text, declared.choices)}"
+            )
+        declared = schema.lookup("torch.missing")
+        words = declared.choices
+        missing = table.get("missing", declared.default)
+        if not isinstance(missing, str):
+            raise ConfigError(
+                f"{key}.missing: expected {' or '.join(map(repr, words))} or a torch version, "
+                f"got {_type(missing)}"
+            )
+        if missing not in words:
+            _string(missing, f"{key}.missing")
+            try:
+                parse_version(missing)
+            except InvalidVersion:
+                raise ConfigError(
+                    f"{key}.missing: {shorten(missing)} is neither {', '.join(map(repr, words))} "
+                    f'nor a torch version such as "2.8.0"{did_you_mean(missing, words)}'
+                ) from None
+        return TorchSettings(pin=pin, missing=missing)
+
+    def row(self, raw: Any, index: int) -> Row:
+        key = f"tool.torchpins.matrix[{index}]"
+        table = _table(raw, key)
+        _reject_unknown(table, schema.ROW, key)
+        when = self.conditions(table.get("when", {}), f"{key}.when")
+        unless = self.unless(table, f"{key}.unless")
+        error = None
+        if "error" in table:
+            error = self.template(table["error"], f"{key}.error")
+            if not error.text.strip():
+                raise ConfigError(f"{key}.error: the message is empty; say what the user should do")
+        if not any(action in table for action in schema.ROW_ACTIONS):
+            raise ConfigError(
+                f"{key} has no action, so it does nothing; give it one of "
+                f"{', '.join(schema.ROW_ACTIONS)}, or remove the row"
+            )
+        pins = []
+        for name, value in _table(table.get("pins", {}), f"{key}.pins").items():
+            pin_key = _child(f"{key}.pins", name)
+            pins.append(
+                (self.templated(name, pin_key, _name), self.templated(value, pin_key, _specifier))
+            )
+        removes = _list_of_strings(table.get("remove", []), f"{key}.remove", "names")
+        return Row(
+            index=index,
+            when=when,
+            unless=unless,
+            error=error,
+            remove=tuple(
+                self.templated(text, f"{key}.remove[{i}]", _name) for i, text in enumerate(removes)
+            ),
+            drop_extras=_names(table.get("drop-extras", []), f"{key}.drop-extras"),
+            extras=self.extras(table.get("extras", {}), f"{key}.extras"),
+            extras_add=self.extras(table.get("extras-add", {}), f"{key}.extras-add"),
+            add=self.requirements(table.get("add", []), f"{key}.add"),
+            pins=tuple(pins),
+        )
+
+    def unless(self, table: Mapping[str, Any], key: str) -> tuple[tuple[Condition, ...], ...]:
+        if "unless" not in table:
+            return ()
+        raw = table["unless"]
+        tables = raw if isinstance(raw, list) else [raw]
+        if not tables:
+            raise ConfigError(f"{key} is empty, which would exclude the row never; remove it")
+        found = []
+        for index, item in enumerate(tables):
+            item_key = f"{key}[{index}]" if isinstance(raw, list) else key
+            conditions = self.conditions(item, item_key)
+            if not conditions:
+                raise ConfigError(
+                    f"{item_key} is empty, which would exclude the row always; remove it"
+                )
+            found.append(conditions)
+        return tuple(found)
+
+    def conditions(self, raw: Any, key: str) -> tuple[Condition, ...]:
+        table = _table(raw, key)
+        conditions = []
+        for fact, value in table.items():
+            if fact not in self.kinds:
+                raise ConfigError(
+                    f"{_child(key, fact)}: {shorten(fact)} is not a fact"
+                    f"{did_you_mean(fact, self.kinds)}; the facts are {', '.join(self.kinds)}"
+                )
+            conditions.append(_condition(fact, self.kinds[fact], value, f"{key}.{fact}"))
+        return tuple(conditions)
+
+
+def _pin_specifier(text: str, key: str) -> SpecifierSet:
+    return _specifier(text, key, allow_empty=False)
+
+
+def _check_all_extras(settings: Settings) -> None:
+    """``all-extras`` names an extra torchpins writes itself: nothing else may write it."""
+    name = settings.all_extras
+    if name is None:
+        return
+    writers = [
+        "tool.torchpins.optional-dependencies"
+        for extra, _ in settings.optional_dependencies
+        if extra == name
+    ]
+    for row in settings.matrix:
+        for field, table in (("extras", row.extras), ("extras-add", row.extras_add)):
+            writers += [f"{row.key}.{field}" for extra, _ in table if extra == name]
+        if name in row.drop_extras:
+            writers.append(f"{row.key}.drop-extras")
+    if writers:
+        raise ConfigError(
+            f"tool.torchpins.all-extras: {name!r} is written by torchpins after the rows (every "
+            f"other extra's requirements), but {writers[0]} writes it too; rename one"
+        )
 
 
 def _guard(raw: Any, key: str) -> GuardSettings:
@@ -411,7 +835,7 @@ def _ci(raw: Any, key: str) -> CiSettings:
     python = _string_list(table.get("python", []), f"{key}.python")
     for index, text in enumerate(python):
         try:
-            version = Version(text)
+            version = parse_version(text)
         except InvalidVersion:
             version = None
         if version is None or len(version.release) != 2 or version.local or version.pre:
@@ -442,7 +866,7 @@ def _ci(raw: Any, key: str) -> CiSettings:
             raise ConfigError(f'{item_key}.version is missing; e.g. version = "2.8.0"')
         text = _string(entry["version"], f"{item_key}.version")
         try:
-            version = Version(text)
+            version = parse_version(text)
         except InvalidVersion:
             raise ConfigError(
                 f"{item_key}.version: {shorten(text)} is not a valid version"
@@ -472,98 +896,19 @@ def _string_list(raw: Any, key: str) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _torch_settings(raw: Any, key: str) -> TorchSettings:
-    table = _table(raw, key)
-    _reject_unknown(table, schema.lookup("torch"), key)
-    pin = _choice(table, schema.lookup("torch.pin"), key)
-    declared = schema.lookup("torch.missing")
-    words = declared.choices
-    missing = table.get("missing", declared.default)
-    if not isinstance(missing, str):
-        raise ConfigError(
-            f"{key}.missing: expected {' or '.join(map(repr, words))} or a torch version, "
-            f"got {_type(missing)}"
-        )
-    if missing not in words:
-        _string(missing, f"{key}.missing")
-        try:
-            Version(missing)
-        except InvalidVersion:
-            raise ConfigError(
-                f"{key}.missing: {shorten(missing)} is neither {', '.join(map(repr, words))} nor "
-                f'a torch version such as "2.8.0"{did_you_mean(missing, words)}'
-            ) from None
-    return TorchSettings(pin=cast(PinPolicy, pin), missing=missing)
-
-
-def _row(raw: Any, index: int) -> Row:
-    key = f"tool.torchpins.matrix[{index}]"
-    table = _table(raw, key)
-    _reject_unknown(table, schema.ROW, key)
-    when = _conditions(table.get("when", {}), f"{key}.when")
-    unless = _conditions(table.get("unless", {}), f"{key}.unless")
-    if "unless" in table and not unless:
-        raise ConfigError(f"{key}.unless is empty, which would exclude the row always; remove it")
-    error = table.get("error")
-    if error is not None:
-        error = _string(error, f"{key}.error")
-        if not error.strip():
-            raise ConfigError(f"{key}.error: the message is empty; say what the user should do")
-    if not any(action in table for action in schema.ROW_ACTIONS):
-        raise ConfigError(
-            f"{key} has no action, so it does nothing; give it one of "
-            f"{', '.join(schema.ROW_ACTIONS)}, or remove the row"
-        )
-    extras = _extras_table(table.get("extras", {}), f"{key}.extras")
-    pins: list[tuple[NormalizedName, SpecifierSet]] = []
-    for name, value in _table(table.get("pins", {}), f"{key}.pins").items():
-        pin_key = _child(f"{key}.pins", name)
-        pins.append((_name(name, pin_key), _specifier(value, pin_key)))
-    return Row(
-        index=index,
-        when=when,
-        unless=unless,
-        error=error,
-        remove=_names(table.get("remove", []), f"{key}.remove"),
-        drop_extras=_names(table.get("drop-extras", []), f"{key}.drop-extras"),
-        extras=extras,
-        add=_requirements(table.get("add", []), f"{key}.add"),
-        pins=tuple(pins),
-    )
-
-
-def _conditions(raw: Any, key: str) -> tuple[Condition, ...]:
-    table = _table(raw, key)
-    conditions = []
-    for fact, value in table.items():
-        if fact not in FACTS:
-            raise ConfigError(
-                f"{_child(key, fact)}: {shorten(fact)} is not a fact{did_you_mean(fact, FACTS)}; "
-                f"the facts are {', '.join(FACTS)}"
-            )
-        conditions.append(_condition(fact, value, f"{key}.{fact}"))
-    return tuple(conditions)
-
-
-def _condition(fact: str, value: Any, key: str) -> Condition:
-    kind = FACTS[fact].kind
+def _condition(fact: str, kind: Kind, value: Any, key: str) -> Condition:
     if kind in (Kind.VERSION, Kind.VERSION_LIST):
-        if not isinstance(value, str):
+        texts = value if isinstance(value, list) and kind == Kind.VERSION else [value]
+        if not texts or not all(isinstance(text, str) for text in texts):
+            many = " or a list of them (any of)" if kind == Kind.VERSION else ""
             raise ConfigError(
-                f'{key}: expected a version specifier string such as ">=2.6", got {_type(value)}'
+                f'{key}: expected a version specifier string such as ">=2.6"{many}, '
+                f"got {_type(value)}"
             )
-        specifier = _specifier(value, key, allow_empty=False)
-        if any(spec.operator == "===" for spec in specifier):
-            raise ConfigError(
-                f"{key}: {shorten(value)} uses arbitrary equality (===), which cannot order "
-                "versions; use == or a range"
-            )
-        if any(Version(spec.version.removesuffix(".*")).local for spec in specifier):
-            hint = " (test torch-local for the build label)" if fact == "torch" else ""
-            raise ConfigError(
-                f"{key}: {shorten(value)} names a local label; version facts ignore it{hint}"
-            )
-        return Condition(fact, kind, str(specifier) or value, specifier=specifier)
+        specifiers = tuple(_version_condition(fact, text, key) for text in texts)
+        shown = [str(specifier) or text for specifier, text in zip(specifiers, texts, strict=True)]
+        text = shown[0] if len(shown) == 1 else "any of [" + "; ".join(shown) + "]"
+        return Condition(fact, kind, text, specifiers=specifiers)
     if kind == Kind.BOOLEAN:
         if not isinstance(value, bool):
             raise ConfigError(f"{key}: expected true or false, got {_type(value)}")
@@ -571,9 +916,9 @@ def _condition(fact: str, value: Any, key: str) -> Condition:
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list) or not items or not all(isinstance(v, str) for v in items):
         raise ConfigError(f"{key}: expected a string or a non-empty list of strings")
+    choices = FACTS[fact].choices if fact in FACTS else ()
     for item in items:
         _string(item, key)
-        choices = FACTS[fact].choices
         if choices and item not in choices:
             raise ConfigError(
                 f"{key}: {shorten(item)} is not one of {', '.join(choices)}"
@@ -588,16 +933,32 @@ def _condition(fact: str, value: Any, key: str) -> Condition:
     return Condition(fact, kind, text, strings=tuple(items))
 
 
+def _version_condition(fact: str, value: str, key: str) -> SpecifierSet:
+    specifier = _specifier(value, key, allow_empty=False)
+    if any(spec.operator == "===" for spec in specifier):
+        raise ConfigError(
+            f"{key}: {shorten(value)} uses arbitrary equality (===), which cannot order "
+            "versions; use == or a range"
+        )
+    if any(Version(spec.version.removesuffix(".*")).local for spec in specifier):
+        hint = " (test torch-local for the build label)" if fact == "torch" else ""
+        raise ConfigError(
+            f"{key}: {shorten(value)} names a local label; version facts ignore it{hint}"
+        )
+    return specifier
+
+
 def _check_pins_are_declared(settings: Settings) -> None:
-    """A typo guard: a ``pins`` name must be declared somewhere (SPEC section 2)."""
+    """A typo guard: a ``pins`` name must be declared somewhere (SPEC section 2); a name filled
+    in from a template is known only when it applies."""
     declared = settings.declared_names()
     for row in settings.matrix:
         for name, _ in row.pins:
-            if name not in declared:
+            if name.value is not None and name.value not in declared:
                 raise ConfigError(
-                    f"{row.key}.pins.{name}: {shorten(name)} is not declared in tool.torchpins."
-                    f"dependencies, optional-dependencies or any row's add or extras"
-                    f"{did_you_mean(name, declared)}; declare it, or fix the name"
+                    f"{name.key}: {shorten(name.value)} is not declared in tool.torchpins."
+                    "dependencies, optional-dependencies or any row's add, extras or extras-add"
+                    f"{did_you_mean(name.value, declared)}; declare it, or fix the name"
                 )
 
 
@@ -668,7 +1029,7 @@ def _requirement(text: str, key: str) -> Requirement:
     except InvalidRequirement as error:
         reason = str(error).splitlines()[0]
         raise ConfigError(f"{key}: {shorten(text)} is not a valid requirement: {reason}") from None
-    if requirement.marker is not None and "extra" in str(requirement.marker):
+    if requirement.marker is not None and tests_extra(requirement.marker):
         raise ConfigError(
             f"{key}: {shorten(text)} tests 'extra' in its marker; list it under "
             "optional-dependencies"
@@ -676,9 +1037,12 @@ def _requirement(text: str, key: str) -> Requirement:
     return requirement
 
 
-def _requirements(value: Any, key: str) -> tuple[Requirement, ...]:
-    strings = _list_of_strings(value, key, "requirement strings")
-    return tuple(_requirement(text, f"{key}[{index}]") for index, text in enumerate(strings))
+def tests_extra(marker: Marker) -> bool:
+    """Whether a marker tests the ``extra`` variable (not merely holds the word in a value)."""
+    import re
+
+    unquoted = re.sub(r"'[^']*'|\"[^\"]*\"", '""', str(marker))
+    return re.search(r"\bextra\b", unquoted) is not None
 
 
 def _name(text: Any, key: str) -> NormalizedName:
@@ -694,33 +1058,18 @@ def _names(value: Any, key: str) -> tuple[NormalizedName, ...]:
     return tuple(_name(text, f"{key}[{index}]") for index, text in enumerate(strings))
 
 
-def _extras_table(
-    value: Any, key: str
-) -> tuple[tuple[NormalizedName, tuple[Requirement, ...]], ...]:
-    table = _table(value, key)
-    seen: dict[NormalizedName, str] = {}
-    extras = []
-    for extra, requirements in table.items():
-        name = _name(extra, _child(key, extra))
-        if name in seen:
-            raise ConfigError(
-                f"{_child(key, extra)}: {shorten(extra)} and {shorten(seen[name])} are the same "
-                "extra (PEP 685)"
-            )
-        seen[name] = extra
-        extras.append((name, _requirements(requirements, _child(key, extra))))
-    return tuple(extras)
-
-
 def _specifier(value: Any, key: str, *, allow_empty: bool = True) -> SpecifierSet:
     text = _string(value, key)
     hint = ""
     try:
         specifier = SpecifierSet(text)
-    except InvalidSpecifier:
+        for spec in specifier:  # a version packaging cannot compare (=== takes any text)
+            if spec.operator != "===":
+                parse_version(spec.version.removesuffix(".*"))
+    except (InvalidSpecifier, InvalidVersion):
         stripped = text.strip().lstrip("=").strip()
         try:
-            Version(stripped)
+            parse_version(stripped)
             hint = f" (did you mean '=={stripped}'?)"
         except InvalidVersion:
             pass
