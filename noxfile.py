@@ -1,6 +1,7 @@
 """The test suite on every supported Python, at both ends of setuptools: ``python -m nox``.
 
-Sessions: ``tests-3.10(setuptools='floor')`` ... ``tests-3.13(setuptools='newest')``. nox finds
+Sessions: ``tests-3.10(setuptools='floor')`` ... ``tests-3.13(setuptools='newest')``; see FULL
+for which run the whole suite and which the core subset. nox finds
 each ``python3.X`` on PATH; with pyenv, make them all visible at once with
 ``PYENV_VERSION=$(pyenv versions --bare | tr '\\n' :)`` (as ``.ci/run`` does). The venv
 the tests build projects in gets the session's setuptools (through SETUPTOOLS_UNDER_TEST),
@@ -15,6 +16,10 @@ import nox
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 SETUPTOOLS = {"floor": "setuptools==75.8.0", "newest": "setuptools"}
 TORCH = {"3.11": "torch==2.13.0"}
+#: Sessions that run the whole suite: the oldest and the newest Python, at both ends of
+#: setuptools. The others run the tests marked core (the builds through every frontend, the
+#: matrix, the errors, the command line, probing and hygiene), which keeps CI within its time.
+FULL = {("3.10", "floor"), ("3.13", "newest")}
 
 nox.options.error_on_missing_interpreters = True  # a missing Python fails, never skips silently
 nox.options.reuse_existing_virtualenvs = False
@@ -32,7 +37,8 @@ def tests(session: nox.Session, setuptools: str) -> None:
     # The session itself keeps the newest setuptools (torchpins' own build needs 77+ for its
     # PEP 639 licence); the venvs the tests build projects in get the one under test.
     session.install("-e", ".[test]", *extra)
+    subset = [] if (session.python, setuptools) in FULL else ["-m", "core"]
     session.run(
-        "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *session.posargs,
+        "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", *subset, *session.posargs,
         env={"SETUPTOOLS_UNDER_TEST": requirement},
     )  # fmt: skip

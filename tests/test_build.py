@@ -35,6 +35,9 @@ from tests.helpers import (
     wheel_record,
 )
 
+#: Run on every Python of the nox matrix (the rest runs on the oldest and newest).
+pytestmark = pytest.mark.core
+
 KIT_BASE = {"transformers>=4.50", "bitsandbytes==0.49.1"}
 
 # (torch version, torch/version.py build, expected Requires-Dist, expected Provides-Extra,

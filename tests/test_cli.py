@@ -22,6 +22,9 @@ from tests.helpers import (
     wheel_record,
 )
 
+#: Run on every Python of the nox matrix (the rest runs on the oldest and newest).
+pytestmark = pytest.mark.core
+
 
 def torchpins(venv: Venv, *args: str, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
     return venv.run("-m", "torchpins", *args, env=env)

@@ -19,6 +19,9 @@ from torchpins.errors import ConfigError, OverrideError
 from torchpins.probe import gather_facts
 from torchpins.settings import load_project
 
+#: Run on every Python of the nox matrix (the rest runs on the oldest and newest).
+pytestmark = pytest.mark.core
+
 HEAD = """
 [project]
 name = "demo"

@@ -24,6 +24,9 @@ from tests.helpers import (
     wheel_metadata_text,
 )
 
+#: Run on every Python of the nox matrix (the rest runs on the oldest and newest).
+pytestmark = pytest.mark.core
+
 #: The oldest pip torchpins supports on each Python (older pips do not run on the newer ones).
 OLDEST_PIP = {(3, 10): "22.3.1", (3, 11): "22.3.1", (3, 12): "23.2.1", (3, 13): "24.1"}
 TORCH = "2.7.1+cu126"

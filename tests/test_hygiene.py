@@ -9,6 +9,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import (
     Venv,
     assert_failed_with,
@@ -22,6 +24,9 @@ from tests.helpers import (
     wheel_metadata_text,
     wheel_record,
 )
+
+#: Run on every Python of the nox matrix (the rest runs on the oldest and newest).
+pytestmark = pytest.mark.core
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "finetune-app"
 

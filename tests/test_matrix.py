@@ -13,6 +13,9 @@ from torchpins.facts import FACTS, Facts, FactValue, Source
 from torchpins.resolve import Resolution, resolve
 from torchpins.settings import Project, parse_settings, version_matches
 
+#: Run on every Python of the nox matrix (the rest runs on the oldest and newest).
+pytestmark = pytest.mark.core
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:

@@ -10,6 +10,9 @@ import pytest
 from tests.helpers import make_fake_torch
 from torchpins.probe import VersionPyError, _torch_facts, find_torch, read_version_py
 
+#: Run on every Python of the nox matrix (the rest runs on the oldest and newest).
+pytestmark = pytest.mark.core
+
 
 def facts_for(site: Path) -> dict[str, object]:
     installed = find_torch([str(site)])
