@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from torchpins import __version__
 from torchpins.errors import ConfigError
@@ -31,86 +32,86 @@ BUILT_FOR = {built_for!r}
 ON_MISMATCH = {on_mismatch!r}
 
 
-def _release(text):
-    numbers = []
-    for part in text.split("+")[0].split("."):
-        digits = ""
-        for character in part:
-            if not character.isdigit():
-                break
-            digits += character
-        if not digits:
-            break
-        numbers.append(int(digits))
-        if digits != part:
-            break
-    return tuple(numbers)
+{fit}
 
+def _version_py(folder):
+    """cuda, hip and xpu of torch/version.py, read as text (never run), or None."""
+    import ast
+    import os
 
-def _build(label):
-    """(accelerator, version) that a local label names: cu128 -> ("cuda", (12, 8))."""
-    if not label:
+    try:
+        with open(os.path.join(folder, "version.py"), "rb") as file:
+            tree = ast.parse(file.read(1 << 16))
+    except (OSError, SyntaxError, ValueError, RecursionError, MemoryError):
         return None
-    if label.startswith("cu") and label[2:].isdigit() and len(label) >= 4:
-        return ("cuda", (int(label[2:-1]), int(label[-1])))
-    if label.startswith("rocm"):
-        return ("rocm", _release(label[4:])[:2])
-    return (label, ())
+    found = {{}}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and node.targets:
+            target = node.targets[0]
+        else:
+            target = getattr(node, "target", None)
+        value = getattr(node, "value", None)
+        if isinstance(target, ast.Name) and isinstance(value, ast.Constant):
+            found[target.id] = value.value
+    return found
 
 
-def installed_torch():
-    """The torch version present ("2.8.0+cu128"), or None; torch is not imported for it."""
+def present_torch():
+    """The build facts of the torch present, as a build record holds them; torch is not
+    imported for it (its version and version.py are read as they are installed)."""
     import sys
 
     module = sys.modules.get("torch")
     version = getattr(module, "__version__", None)
-    if version:
-        return str(version)
-    try:
+    info = getattr(module, "version", None)
+    build = {{k: getattr(info, k, None) for k in ("cuda", "hip", "xpu")}} if info else None
+    if not version:
         from importlib.metadata import PackageNotFoundError, version as distribution_version
-    except ImportError:  # pragma: no cover
-        return None
-    try:
-        return distribution_version("torch")
-    except PackageNotFoundError:
-        return None
+
+        try:
+            version = distribution_version("torch")
+        except PackageNotFoundError:
+            return None
+    if build is None:
+        from importlib.util import find_spec
+
+        spec = find_spec("torch")
+        folders = list(spec.submodule_search_locations or []) if spec else []
+        build = _version_py(folders[0]) if folders else None
+    public, _, label = str(version).partition("+")
+    facts = {{"torch": public, "torch-local": label or None, "cuda": None, "rocm": None}}
+    facts["accelerator"] = None
+    if build is not None:
+        facts["cuda"], facts["rocm"] = build.get("cuda"), build.get("hip")
+        if facts["cuda"]:
+            facts["accelerator"] = "cuda"
+        elif facts["rocm"]:
+            facts["accelerator"] = "rocm"
+        else:
+            facts["accelerator"] = "xpu" if build.get("xpu") else "cpu"
+    return facts
 
 
-def _shown_torch():
-    try:
-        return installed_torch()
-    except Exception:
-        return "(unreadable)"
-
-
-def mismatch(present=None):
-    """Why the torch present does not fit this build, or None when it does."""
-    present = installed_torch() if present is None else present
-    built = BUILT_FOR["torch"]
-    if not built or not present:
-        return None  # built without torch facts, or no torch here: the import of torch will say
-    public, _, label = present.partition("+")
-    if _release(public)[:2] != _release(built)[:2]:
-        return "another torch release"
-    built_build, present_build = _build(BUILT_FOR["torch-local"]), _build(label)
-    if built_build and present_build and built_build != present_build:
-        return "another torch build"
-    return None
+def _shown(facts):
+    return facts["torch"] + ("+" + facts["torch-local"] if facts.get("torch-local") else "")
 
 
 def check():
+    present = None
     try:
-        reason = mismatch()
+        present = present_torch()
+        # no torch here: the package's own import of torch will say so
+        reason = mismatch(BUILT_FOR, present) if present else None
     except Exception as error:  # a broken torch install: unreadable or mangled metadata
         reason = f"the installed torch cannot be read ({{type(error).__name__}}: {{error}})"
     if reason is None:
         return
-    label = BUILT_FOR["torch-local"]
-    built = BUILT_FOR["torch"] + ("+" + label if label else "")
+    built = _shown(BUILT_FOR)
     package = PROJECT + (" " + VERSION if VERSION else "")
     requirement = PROJECT + ("==" + VERSION if VERSION else "")
     message = (
-        f"{{package}} was built for torch {{built}}, but torch {{_shown_torch()}} is installed "
+        f"{{package}} was built for torch {{built}}, but torch "
+        f"{{_shown(present) if present else '(unreadable)'}} is installed "
         f"({{reason}}): its pinned dependencies and compiled code fit the torch it was built for. "
         "Rebuild it against this torch: pip install --no-cache-dir --force-reinstall "
         f"--no-build-isolation --no-deps {{requirement}}"
@@ -128,13 +129,20 @@ check()
 
 
 def render(project: Project, guard: GuardSettings, facts: Mapping[str, FactValue]) -> str:
-    built_for = {name: facts.get(name) for name in ("torch", "torch-local", "cuda", "rocm")}
+    from torchpins import fit
+
+    built_for = {name: facts.get(name) for name in fit.BUILD_KEYS}
+    rule = Path(fit.__file__).read_text(encoding="utf-8")
+    body = rule[rule.index("from __future__ import annotations") :]
+    body = body.replace("from __future__ import annotations\n", "", 1)
     return _TEMPLATE.format(
         torchpins=__version__,
         project=project.name,
         version=project.version,
         built_for=built_for,
         on_mismatch=guard.on_mismatch,
+        fit="# The compatibility rule, the same as torchpins inspect --check's (torchpins/fit.py)"
+        + body,
     )
 
 

@@ -16,13 +16,12 @@ from typing import Any
 
 from packaging.version import InvalidVersion
 
+from torchpins import fit
 from torchpins.errors import TorchpinsError, shorten
 from torchpins.facts import (
     Facts,
-    FactValue,
     TorchBuild,
     format_value,
-    parse_version,
     torch_text,
 )
 
@@ -135,26 +134,28 @@ class Mismatch:
 
 
 def compare(inspected: Inspected, here: Facts) -> list[Mismatch]:
-    """What differs between the torch the wheel was built for and the torch here, in the ways
-    that break a torch-dependent package: another torch minor release (2.7 vs 2.8), or another
-    build (CPU vs CUDA vs ROCm, another CUDA or ROCm version). The runtime guard applies the same
-    rule."""
-    built: dict[str, FactValue] = {
-        k: tuple(v) if isinstance(v, list) else v for k, v in inspected.record["facts"].items()
-    }
+    """What differs between the torch the wheel was built for and the torch here, by the rule
+    the runtime guard embeds (:mod:`torchpins.fit`): another torch minor release (2.7 vs 2.8,
+    epochs included), or another build (CPU vs CUDA vs ROCm, another CUDA or ROCm version)."""
+    built = inspected.record["facts"]
     now = here.values
-    torch_built, torch_now = built.get("torch"), now.get("torch")
-    if not isinstance(torch_built, str):
+    if not built.get("torch"):
         return []  # built without torch facts (missing = "unpinned"): nothing to compare
-    if not isinstance(torch_now, str):
+    if not now.get("torch"):
         return [Mismatch("torch", torch_text(built), "(no torch)", "torch is not installed")]
     mismatches: list[Mismatch] = []
-    if _release(torch_built) != _release(torch_now):
+    if fit.minor_release(built["torch"]) != fit.minor_release(now["torch"]):
         mismatches.append(
             Mismatch("torch", torch_text(built), torch_text(now), "another torch release")
         )
-    for fact in ("accelerator", "cuda", "rocm"):
-        if _release(built.get(fact)) != _release(now.get(fact)):
+    made_for, present = fit.build(built), fit.build(now)
+    if made_for is not None and present is not None and made_for != present:
+        differ = [
+            fact
+            for fact in ("accelerator", "cuda", "rocm")
+            if fit.build({**built, fact: now.get(fact)}) != made_for
+        ]
+        for fact in differ or ["accelerator"]:
             mismatches.append(
                 Mismatch(
                     fact,
@@ -164,16 +165,6 @@ def compare(inspected: Inspected, here: Facts) -> list[Mismatch]:
                 )
             )
     return mismatches
-
-
-def _release(value: FactValue) -> object:
-    """What a mismatch compares: major.minor of a version, anything else as it is."""
-    if isinstance(value, str):
-        try:
-            return parse_version(value).release[:2]
-        except InvalidVersion:
-            return value
-    return value
 
 
 def reinstall_command(inspected: Inspected) -> str:
