@@ -147,6 +147,17 @@ def test_resolve_human_output(venv: Venv) -> None:
         (["--set", "torch="], "set it to the torch to build for (--set torch=<version>"),
         (["--set", "torch=2.5.1"], "finetune-kit needs torch 2.6 or newer"),
         (["--set", "torch=2.7.0"], "matches none of the matrix rows that test torch"),
+        # who can fix it, and how: the person installing, and the maintainer
+        (
+            ["--set", "torch=2.7.0"],
+            "Installing it: use a torch it supports, or ask its "
+            "maintainers to support torch 2.7.0. Maintaining it: add a row for it",
+        ),
+        # --set values are checked as the configuration's are
+        (
+            ["--set", "platform=macos"],
+            "--set platform: 'macos' is never a value of sys.platform (did you mean 'darwin'?)",
+        ),
         (["--set", "torch=two"], "--set torch: 'two' is not a valid version"),
         (["--set", "cudaa=12"], "--set cudaa: 'cudaa' is not a fact (did you mean 'cuda'?)"),
     ],

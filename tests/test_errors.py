@@ -146,8 +146,13 @@ CONFIG_ERRORS = [
         id="platform-alias",
     ),
     pytest.param(
+        HEAD + '[[tool.torchpins.matrix]]\nwhen = { accelerator = "amd-gpu" }',
+        ["'amd-gpu' is not one of cuda, rocm, xpu, cpu"],
+        id="unknown-accelerator",
+    ),
+    pytest.param(
         HEAD + '[[tool.torchpins.matrix]]\nwhen = { accelerator = "gpu" }',
-        ["'gpu' is not one of cuda, rocm, xpu, cpu"],
+        ["'gpu' is never a value of accelerator (did you mean 'cuda'?)"],
         id="bad-accelerator",
     ),
     pytest.param(
@@ -322,7 +327,7 @@ OVERRIDE_ERRORS = [
     pytest.param(
         {"TORCHPINS_ACCELERATOR": "gpu"},
         {},
-        ["TORCHPINS_ACCELERATOR: 'gpu' is not one of cuda, rocm, xpu, cpu"],
+        ["TORCHPINS_ACCELERATOR: 'gpu' is never a value of accelerator (did you mean 'cuda'?)"],
         id="bad-accelerator",
     ),
     pytest.param(

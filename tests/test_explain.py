@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import (
+    PROJECTS,
     Venv,
     assert_no_traceback,
     clean_env,
@@ -41,6 +42,7 @@ def project(tmp_path: Path, body: str, name: str = "lint") -> Path:
     directory = tmp_path / name
     directory.mkdir()
     (directory / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["torchpins"]\nbuild-backend = "torchpins.build_meta"\n\n'
         f'[project]\nname = "{name}"\nversion = "1.0"\n'
         'dynamic = ["dependencies", "optional-dependencies"]\n\n' + textwrap.dedent(body)
     )
@@ -255,6 +257,37 @@ def test_check_lints_environments_where_an_error_row_applies(
     _, out, _ = cli("check", "--json", str(directory))
     findings = json.loads(out)
     assert [f for f in findings if f["key"] == key and words in f["message"]], findings
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        (("torchpins.build_meta", "setuptools.build_meta"), "build-system.build-backend",
+         "is 'setuptools.build_meta', which does not read [tool.torchpins]"),
+        (('build-backend = "torchpins.build_meta"\n', ""), "build-system.build-backend",
+         "is not set (pip then uses setuptools), which does not read [tool.torchpins]"),
+    ],
+    ids=["setuptools-backend", "no-backend"],
+)  # fmt: skip
+def test_check_finds_a_configuration_no_build_reads(
+    tmp_path: Path, change: tuple[str, str], key: str, words: str
+) -> None:
+    directory = project(tmp_path, CLEAN)
+    pyproject = directory / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(*change, 1))
+    code, out, _ = cli("check", "--json", str(directory))
+    findings = json.loads(out)
+    assert [f for f in findings if f["key"] == key and words in f["message"]], findings
+    assert code == 1
+
+
+def test_check_passes_a_wrapped_backend_and_refuses_setup_py_requirements() -> None:
+    code, out, _ = cli("check", "--json", str(PROJECTS / "wrapped"))
+    assert not [f for f in json.loads(out) if f["key"] == "build-system.build-backend"]
+    code, out, _ = cli("check", "--json", str(PROJECTS / "setuppy-requires"))
+    (finding,) = [f for f in json.loads(out) if f["key"] == "setup.py"]
+    assert "passes install_requires=..., which a torchpins build refuses" in finding["message"]
+    assert code == 1
 
 
 def test_check_text_output_and_exit_code_through_the_console_script(tmp_path: Path) -> None:

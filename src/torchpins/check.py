@@ -62,6 +62,7 @@ class Finding:
 def check(project: Project) -> list[Finding]:
     settings = project.settings
     findings: list[Finding] = []
+    findings += _build_setup(project)
     findings += _impossible_conditions(settings)
     findings += _undeclared_names(settings)
     outcomes = [evaluate(project, env) for env in environments(settings)]
@@ -73,6 +74,37 @@ def check(project: Project) -> list[Finding]:
     findings += _extras_dropped_and_readded(settings, outcomes)
     findings += _templates_that_fail(settings, outcomes)
     findings += _unused_environment_facts(settings)
+    return findings
+
+
+def _build_setup(project: Project) -> list[Finding]:
+    """What makes a build ignore the configuration, or refuse it: another backend, or a
+    setup.py that passes the requirements itself."""
+    findings = []
+    if not project.backend_is_torchpins:
+        backend = project.build_backend
+        shown = f"is {backend!r}" if backend else "is not set (pip then uses setuptools)"
+        findings.append(
+            Finding(
+                "error",
+                "build-system.build-backend",
+                f"{shown}, which does not read [tool.torchpins]: a build writes none of the "
+                "requirements configured here, and no error says so",
+                'set build-backend = "torchpins.build_meta" and add "torchpins" to '
+                "build-system.requires (or wrap it in an in-tree backend on backend-path)",
+            )
+        )
+    for argument in project.setup_py_arguments:
+        table = "dependencies" if argument == "install_requires" else "optional-dependencies"
+        findings.append(
+            Finding(
+                "error",
+                "setup.py",
+                f"passes {argument}=..., which a torchpins build refuses (the requirements come "
+                "from [tool.torchpins])",
+                f"move them to tool.torchpins.{table} and drop the argument",
+            )
+        )
     return findings
 
 

@@ -77,6 +77,30 @@ FACTS: dict[str, FactSpec] = {
     )
 }
 
+#: Spellings people reach for that a fact never has, and the value they mean.
+ALIASES: dict[str, dict[str, str]] = {
+    "platform": {
+        "macos": "darwin", "mac": "darwin", "osx": "darwin", "macosx": "darwin",
+        "windows": "win32", "win": "win32", "win64": "win32",
+        "Linux": "linux", "Darwin": "darwin", "Windows": "win32",
+    },
+    "accelerator": {
+        "gpu": "cuda", "nvidia": "cuda", "cu": "cuda", "amd": "rocm", "hip": "rocm",
+        "intel": "xpu", "none": "cpu",
+    },
+}  # fmt: skip
+
+
+def misspelt(fact: str, value: str) -> str | None:
+    """The message for a value ``fact`` never has but people write (``platform = "macos"``),
+    or None."""
+    meant = ALIASES.get(fact, {}).get(value)
+    if meant is None:
+        return None
+    source = {"platform": "sys.platform"}.get(fact, fact)
+    return f"{shorten(value)} is never a value of {source} (did you mean {meant!r}?)"
+
+
 CORE_FACTS: tuple[str, ...] = tuple(name for name, spec in FACTS.items() if not spec.lazy)
 LAZY_FACTS: tuple[str, ...] = tuple(name for name, spec in FACTS.items() if spec.lazy)
 #: The facts that describe the torch build; they follow the torch they came with.
@@ -332,6 +356,9 @@ def parse_fact_value(
                 f"{origin}: {shorten(raw)} is not a local version label such as cu128 or cpu"
             )
         return label
+    wrong = misspelt(name, text)
+    if wrong is not None:
+        raise OverrideError(f"{origin}: {wrong}")
     if spec.choices and text not in spec.choices:
         raise OverrideError(
             f"{origin}: {shorten(raw)} is not one of {', '.join(spec.choices)}"

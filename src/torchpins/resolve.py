@@ -142,7 +142,7 @@ def resolve(project: Project, facts: Facts, *, rows: Sequence[Row] | None = None
     if settings.all_extras is not None:
         every = [r for name, reqs in extras.items() if name != settings.all_extras for r in reqs]
         extras[settings.all_extras] = list(_unique(every))
-    warnings = _check_unmatched(settings, values)
+    warnings = _check_unmatched(settings, values, project.name)
     label = None
     if settings.local_version is not None:
         from torchpins.label import render
@@ -305,7 +305,9 @@ def _pinned(
     return result
 
 
-def _check_unmatched(settings: Settings, values: Mapping[str, FactValue]) -> tuple[str, ...]:
+def _check_unmatched(
+    settings: Settings, values: Mapping[str, FactValue], name: str = "this project"
+) -> tuple[str, ...]:
     torch = values.get("torch")
     conditions = settings.torch_conditions
     if torch is None or not conditions or settings.unmatched == "ignore":
@@ -316,13 +318,15 @@ def _check_unmatched(settings: Settings, values: Mapping[str, FactValue]) -> tup
         f"[{row.index}] {c.text}" for row in settings.matrix for c in row.when if c.fact == "torch"
     )
     message = (
-        f"torch {torch} matches none of the matrix rows that test torch ({ranges}); "
-        "add a row for it"
+        f"torch {torch} matches none of the matrix rows that test torch ({ranges}, counted from "
+        f"0), so {name} has no pins for it"
     )
     if settings.unmatched == "warn":
         return (message + ". Building with the pins that apply regardless of torch.",)
     raise UnmatchedTorch(
-        message + ', or set tool.torchpins.unmatched = "warn" to build with the other pins'
+        f"{message}. Installing it: use a torch it supports, or ask its maintainers to support "
+        f"torch {torch}. Maintaining it: add a row for it, or set tool.torchpins.unmatched = "
+        '"warn" to build with the other pins'
     )
 
 

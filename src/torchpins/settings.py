@@ -37,6 +37,7 @@ from torchpins.facts import (
     FactValue,
     Kind,
     is_build_label,
+    misspelt,
     parse_version,
     registry,
 )
@@ -49,21 +50,6 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 PinPolicy = Literal["minor", "exact", "local", "floor", "none"]
 Unmatched = Literal["error", "warn", "ignore"]
-
-#: Spellings people reach for that ``sys.platform`` never has.
-_PLATFORM_ALIASES = {
-    "macos": "darwin",
-    "mac": "darwin",
-    "osx": "darwin",
-    "macosx": "darwin",
-    "windows": "win32",
-    "win": "win32",
-    "win64": "win32",
-    "Linux": "linux",
-    "Darwin": "darwin",
-    "Windows": "win32",
-}
-
 
 # --------------------------------------------------------------------------------------------
 # The model
@@ -408,6 +394,12 @@ class Project:
     settings: Settings
     #: [project].version when it is static; None when dynamic.
     version: str | None = None
+    #: build-system.build-backend, and whether it is torchpins' (itself, or an in-tree module
+    #: on backend-path that imports it): another backend builds without the pins.
+    build_backend: str | None = None
+    backend_is_torchpins: bool = True
+    #: The requirement arguments setup.py passes, which a build refuses (install_requires...).
+    setup_py_arguments: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -430,11 +422,49 @@ def load_project(directory: str | os.PathLike[str] = ".") -> Project:
     settings = parse_settings(table)
     name = _check_project_table(document, settings)
     version = document["project"].get("version")
+    backend, is_torchpins = _backend(directory, document)
     return Project(
         directory=directory,
         name=name,
         settings=settings,
         version=version if isinstance(version, str) else None,
+        build_backend=backend,
+        backend_is_torchpins=is_torchpins,
+        setup_py_arguments=_setup_py_arguments(directory),
+    )
+
+
+def _backend(directory: str, document: Mapping[str, Any]) -> tuple[str | None, bool]:
+    """build-system.build-backend, and whether it builds with torchpins."""
+    system = document.get("build-system")
+    system = system if isinstance(system, dict) else {}
+    backend = system.get("build-backend")
+    if not isinstance(backend, str):
+        return None, False
+    if backend.split(":")[0] == "torchpins.build_meta":
+        return backend, True
+    paths = system.get("backend-path", [])
+    module = backend.split(":")[0].replace(".", os.sep) + ".py"
+    for path in paths if isinstance(paths, list) else []:
+        try:
+            with open(os.path.join(directory, str(path), module), encoding="utf-8") as file:
+                if "torchpins" in file.read(1 << 16):
+                    return backend, True
+        except (OSError, UnicodeDecodeError):
+            continue
+    return backend, False
+
+
+def _setup_py_arguments(directory: str) -> tuple[str, ...]:
+    import re
+
+    try:
+        with open(os.path.join(directory, "setup.py"), encoding="utf-8") as file:
+            text = file.read(1 << 20)
+    except (OSError, UnicodeDecodeError):
+        return ()
+    return tuple(
+        name for name in ("install_requires", "extras_require") if re.search(rf"\b{name}\s*=", text)
     )
 
 
@@ -919,15 +949,13 @@ def _condition(fact: str, kind: Kind, value: Any, key: str) -> Condition:
     choices = FACTS[fact].choices if fact in FACTS else ()
     for item in items:
         _string(item, key)
+        wrong = misspelt(fact, item)
+        if wrong is not None:
+            raise ConfigError(f"{key}: {wrong}")
         if choices and item not in choices:
             raise ConfigError(
                 f"{key}: {shorten(item)} is not one of {', '.join(choices)}"
                 f"{did_you_mean(item, choices)}"
-            )
-        if fact == "platform" and item in _PLATFORM_ALIASES:
-            raise ConfigError(
-                f"{key}: {shorten(item)} is never a value of sys.platform "
-                f"(did you mean {_PLATFORM_ALIASES[item]!r}?)"
             )
     text = items[0] if len(items) == 1 else "in [" + ", ".join(items) + "]"
     return Condition(fact, kind, text, strings=tuple(items))
