@@ -367,6 +367,20 @@ def test_no_torch_without_isolation_does_not_blame_isolation(venv: Venv) -> None
     assert "isolat" not in result.stderr
 
 
+def test_a_leftover_virtual_env_with_torch_is_no_sign_of_isolation(
+    venv: Venv, tmp_path: Path
+) -> None:
+    """VIRTUAL_ENV names another environment, which has torch (a shell where one was activated,
+    or a test runner's), but the build runs in an ordinary one without: not isolation."""
+    other = tmp_path / "other-env"
+    make_fake_torch(other / "lib" / "python3.11" / "site-packages", "2.8.0+cu128")
+    result = venv.run(
+        "-m", "torchpins", "resolve", str(EXAMPLE), env=clean_env(VIRTUAL_ENV=str(other))
+    )
+    assert_failed_with(result, "has no torch", "Install torch there first")
+    assert "isolat" not in result.stderr
+
+
 @pytest.mark.parametrize("command", [["table", str(EXAMPLE)], ["resolve", str(EXAMPLE)]])
 def test_output_piped_into_head_ends_quietly(command: list[str]) -> None:
     shell = (

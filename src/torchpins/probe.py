@@ -215,7 +215,10 @@ def torch_elsewhere(environ: Mapping[str, str]) -> TorchHint | None:
     places: list[tuple[str, list[str]]] = []
     own = [sysconfig.get_paths()[key] for key in ("purelib", "platlib")]
     places.append((sys.prefix, own))
-    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+    # An activated environment the build does not run in is hidden only when the build runs in
+    # a frontend's isolated environment: a VIRTUAL_ENV left over from another shell is no sign.
+    isolated = sys.prefix != sys.base_prefix and _looks_isolated(sys.prefix)
+    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX") if isolated else ():
         prefix = environ.get(variable, "")
         if prefix and os.path.realpath(prefix) != os.path.realpath(sys.prefix):
             places.append((prefix, _site_packages(prefix)))
@@ -230,7 +233,7 @@ def torch_elsewhere(environ: Mapping[str, str]) -> TorchHint | None:
                 f"the environment at {prefix}, where torch {installed.version} is installed"
             )
             return TorchHint(sentence, installed.version)
-    if sys.prefix != sys.base_prefix and _looks_isolated(sys.prefix):
+    if isolated:
         return TorchHint(f"this build runs in an isolated environment ({sys.prefix})")
     if any(os.path.realpath(site) in on_path for site in own):
         # The interpreter's own environment is on the path: no isolation hides torch.
