@@ -337,13 +337,16 @@ def test_check_and_table_consider_no_torch_when_missing_is_unpinned(tmp_path: Pa
 
 ENVIRONMENT_CASES = [
     ({"TORCHPINS_TORCH": HUGE}, "TORCHPINS_TORCH: '2.111"),
+    ({"TORCHPINS_TORCH_LOCAL": "9" * 5000}, "TORCHPINS_TORCH_LOCAL: '999"),
     ({"TORCHPINS_PYTHON": "3.14.0a1+"}, "TORCHPINS_PYTHON: '3.14.0a1+' is not a valid version"),
     ({"TORCHPINS_TORCH": ""}, "TORCHPINS_TORCH is set empty, which means no torch"),
 ]
 
 
 @pytest.mark.parametrize(
-    ("environ", "words"), ENVIRONMENT_CASES, ids=["huge-torch", "python-dev", "empty"]
+    ("environ", "words"),
+    ENVIRONMENT_CASES,
+    ids=["huge-torch", "huge-label", "python-dev", "empty"],
 )
 def test_hostile_environment_is_one_clear_error(environ: dict[str, str], words: str) -> None:
     result = run([sys.executable, "-m", "torchpins", "resolve", str(EXAMPLE)],

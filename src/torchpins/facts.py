@@ -348,7 +348,7 @@ def parse_fact_value(
         )
     if name == "torch-local":
         try:
-            label = Version(f"0+{text}").local
+            label = parse_version(f"0+{text}").local
         except InvalidVersion:
             label = None
         if label is None:

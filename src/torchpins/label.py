@@ -10,10 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from packaging.version import InvalidVersion, Version
+from packaging.version import InvalidVersion
 
 from torchpins.errors import ConfigError, ResolveError
-from torchpins.facts import FactValue
+from torchpins.facts import FactValue, parse_version
 from torchpins.templates import Template
 
 KEY = "tool.torchpins.local-version"
@@ -42,7 +42,7 @@ def render(template: Template, values: Mapping[str, FactValue]) -> str:
     spells it; a :class:`ResolveError` when a fact it names is absent or the text is no label."""
     text = template.render(values)
     try:
-        label = Version(f"0+{text}").local
+        label = parse_version(f"0+{text}").local
     except InvalidVersion:
         label = None
     if label is None:
