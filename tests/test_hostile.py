@@ -189,7 +189,8 @@ VERSION_PY_CASES = [
      ("ok", "12.8")),
     ("__version__ = '2.8.0'\ncuda = '12' + '.8'\nhip = None\n", "2.8.0",
      ("error", "computes cuda (line 2) instead of stating it")),
-    ("x = " + "-" * 60_000 + "1\n", "2.8.0", ("error", "does not parse (MemoryError)")),
+    # Python 3.11 runs out of memory parsing it, 3.13's parser overflows its stack: one line both
+    ("x = " + "-" * 60_000 + "1\n", "2.8.0", ("error", "version.py does not parse (")),
     ("cuda = None\n" + "# padding\n" * 200_000, "2.8.0", ("error", "is larger than 65536 bytes")),
     ("cuda = '\xff'\n".encode("latin-1").decode("latin-1"), "2.8.0", ("ok", None)),
 ]  # fmt: skip
