@@ -179,6 +179,7 @@ def flash_style(rows: int) -> str:
     cudas = ["11.8", "12.1", "12.4", "12.6", "12.8", "12.9"]
     pythons = ["3.9", "3.10", "3.11", "3.12", "3.13"]
     lines = [
+        '[build-system]\nrequires = ["torchpins"]\nbuild-backend = "torchpins.build_meta"\n',
         '[project]\nname = "fa"\nversion = "2.8.3"\ndynamic = ["dependencies"]\n',
         '[tool.torchpins]\ndependencies = ["einops"]\nunmatched = "ignore"\n',
     ]
