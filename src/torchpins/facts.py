@@ -189,10 +189,6 @@ class Facts:
             sources[name] = source
         return replace(self, values=values, sources=sources)
 
-    @property
-    def torch(self) -> TorchBuild | None:
-        return TorchBuild.from_facts(self.values)
-
 
 # --------------------------------------------------------------------------------------------
 # torch versions and build labels: every rule in one place
@@ -451,12 +447,6 @@ class Overrides:
 
     def __contains__(self, name: object) -> bool:
         return name in self.facts
-
-    @property
-    def torch_origin(self) -> str | None:
-        """Where torch itself was set, or None when it was not."""
-        entry = self.facts.get("torch")
-        return entry[1].detail if entry else None
 
 
 def layers(
