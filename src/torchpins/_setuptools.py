@@ -14,10 +14,11 @@ through :data:`ACTIVE` (a context variable, so nothing leaks between builds in o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from types import MethodType
@@ -69,6 +70,18 @@ class BuildState:
 
 
 ACTIVE: ContextVar[BuildState | None] = ContextVar("torchpins_build", default=None)
+
+
+@contextlib.contextmanager
+def switched_on(injection: Injection) -> Iterator[BuildState]:
+    """Switch the plug-ins on for one setuptools hook call, in this context only."""
+    state = BuildState(injection)
+    token = ACTIVE.set(state)
+    try:
+        yield state
+    finally:
+        ACTIVE.reset(token)
+
 
 #: The spelling of the Dynamic values torchpins owns (setuptools writes them lower-case).
 _OWN_DYNAMIC = {"requires-dist": "Requires-Dist", "provides-extra": "Provides-Extra"}

@@ -77,12 +77,8 @@ def _run(
                 metadata_directory=metadata_directory,
                 work_dir=work_dir,
             )
-        state = _setuptools.BuildState(injection)
-        token = _setuptools.ACTIVE.set(state)
-        try:
+        with _setuptools.switched_on(injection) as state:
             result = str(setuptools_hook(_for_setuptools(config_settings)))
-        finally:
-            _setuptools.ACTIVE.reset(token)
     finally:
         if work_dir is not None:
             _remove(work_dir)
@@ -123,12 +119,10 @@ def _requires(
         project = load_project(".")
         read_overrides(config_settings, os.environ, specs=project.settings.facts)
     work_dir = tempfile.mkdtemp(prefix="torchpins-build-")
-    state = _setuptools.BuildState(_setuptools.Injection((), (), None, work_dir=work_dir))
-    token = _setuptools.ACTIVE.set(state)
     try:
-        return list(hook(_for_setuptools(config_settings)))
+        with _setuptools.switched_on(_setuptools.Injection((), (), None, work_dir=work_dir)):
+            return list(hook(_for_setuptools(config_settings)))
     finally:
-        _setuptools.ACTIVE.reset(token)
         _remove(work_dir)
 
 

@@ -431,11 +431,11 @@ CONDA_OVERRIDES = {"cuda-driver": "CONDA_OVERRIDE_CUDA", "gpu-arch": "CONDA_OVER
 
 @dataclass(frozen=True)
 class Layer:
-    """One place overrides come from: ``fact -> text``, and how to name a fact set there
-    (``"-C torchpins.{fact}"``, ``"--set {fact}"``, ``"{variable}"``)."""
+    """One place overrides come from: ``fact -> text``, and ``fact -> how to name it`` in a
+    message (``-C torchpins.cuda``, ``--set cuda``, ``TORCHPINS_CUDA``)."""
 
     texts: Mapping[str, str | list[str]]
-    origin: str
+    names: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -470,8 +470,9 @@ def layers(
                 f"{setting_origin.format(fact=fact)} is given more than once; give it once"
             )
         settings[fact] = text
-    result.append(Layer(settings, setting_origin))
+    result.append(Layer(settings, {fact: setting_origin.format(fact=fact) for fact in settings}))
     variables: dict[str, str | list[str]] = {}
+    variable_names: dict[str, str] = {}
     for variable, text in (environ or {}).items():
         if not variable.startswith("TORCHPINS_"):
             continue
@@ -485,7 +486,8 @@ def layers(
                 f"facts {', '.join(specs)}{declared}"
             )
         variables[fact] = text
-    result.append(Layer(variables, "TORCHPINS_{FACT}"))
+        variable_names[fact] = variable
+    result.append(Layer(variables, variable_names))
     return result
 
 
@@ -506,11 +508,7 @@ def read_overrides(
         config_settings, environ, set_pairs=set_pairs, setting_origin=setting_origin, specs=specs
     ):
         for fact, text in layer.texts.items():
-            origin = (
-                env_var(fact)
-                if layer.origin == "TORCHPINS_{FACT}"
-                else layer.origin.format(fact=fact)
-            )
+            origin = layer.names[fact]
             fact_spec(fact, origin, specs)
             if not isinstance(text, str):
                 raise OverrideError(f"{origin} is given more than once; give it once")
