@@ -153,10 +153,13 @@ def test_build_record_holds_every_fact_with_its_source(
         "torchpins",
         "facts",
         "sources",
+        "decided",
+        "markers",
         "matched",
         "requires_dist",
         "provides_extra",
     }
+    assert record["decided"] == list(record["facts"])  # kit: markers = false
     assert record["facts"] | {"python": None, "machine": None} == {
         "torch": "2.7.1",
         "torch-local": "cu126",

@@ -308,7 +308,7 @@ def test_check_text_output_and_exit_code_through_the_console_script(tmp_path: Pa
 
 def resolve_with(directory: Path, arguments: list[str]) -> dict[str, Any]:
     sets = [part for argument in arguments for part in ("--set", argument)]
-    code, out, err = cli("resolve", str(directory), *sets, "--json")
+    code, out, err = cli("resolve", str(directory), *sets, "--json", "--no-markers")
     if code != 0:
         return {"error": err.strip()}
     record: dict[str, Any] = json.loads(out)

@@ -33,9 +33,10 @@ def labelled_kit(tmp_path: Path, template: str = TEMPLATE) -> Path:
     project = copy_project("kit", tmp_path)
     pyproject = project / "pyproject.toml"
     pyproject.write_text(
-        pyproject.read_text().replace(
-            'unmatched = "error"', f'unmatched = "error"\nlocal-version = "{template}"'
-        )
+        pyproject.read_text()
+        .replace('unmatched = "error"', f'unmatched = "error"\nlocal-version = "{template}"')
+        # one labelled wheel per torch build, right for every platform (SPEC section 8)
+        .replace("markers = false", "markers = true")
     )
     return project
 

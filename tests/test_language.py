@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import os
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -562,6 +563,15 @@ def test_the_attention_kernels_example_builds_with_its_formulas(
             [
                 "flash-attn @ https://github.com/Dao-AILab/flash-attention/releases/download/"
                 "v2.8.3/flash_attn-2.8.3+cu12torch2.8cxx11abiTRUE-cp312-cp312-linux_x86_64.whl ; "
-                "platform_machine == 'x86_64' and extra == 'prebuilt'"
+                "(platform_machine == 'x86_64' and sys_platform == 'linux') and extra == 'prebuilt'"
             ]
         ), urls
+    # The URL names the builder's Python, which cannot become a marker: the wheel is tagged
+    # for it (the platform is a marker, so the wheel stays platform-independent).
+    python = variables.get("TORCHPINS_PYTHON", ".".join(map(str, sys.version_info[:2])))
+    tag = "cp" + "".join(python.split(".")[:2])
+    assert wheel.name.endswith(f"-{tag}-none-any.whl"), wheel.name
+    assert record["facts"]["python"].startswith(python)
+    assert "python" in record["decided"]
+    assert "platform" not in record["facts"]
+    assert record["markers"] == ["platform"]

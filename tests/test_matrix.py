@@ -32,9 +32,10 @@ def facts(**values: FactValue) -> Facts:
 
 
 def resolve_toml(toml: str, **values: FactValue) -> Resolution:
+    """What the project gives the one target the facts describe (markers: test_markers.py)."""
     table = tomllib.loads(toml)
     project = Project(".", "demo", parse_settings(table))
-    return resolve(project, facts(**{**LINUX, **values}))
+    return resolve(project, facts(**{**LINUX, **values}), markers=False)
 
 
 def reqs(resolution: Resolution) -> set[str]:
@@ -413,10 +414,14 @@ def test_record_shape() -> None:
         "torchpins",
         "facts",
         "sources",
+        "decided",
+        "markers",
         "matched",
         "requires_dist",
         "provides_extra",
     ]
+    assert record["decided"] == list(record["facts"])  # markers = false: the build decides all
+    assert record["markers"] == []
     assert record["facts"]["rocm"] is None
     assert record["facts"]["torch"] == "2.8.0"
     assert set(record["sources"].values()) == {"probed"}

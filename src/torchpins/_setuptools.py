@@ -59,6 +59,11 @@ class Injection:
     #: A folder of this build's own for setuptools' build/ and egg-info, so that builds of one
     #: tree running at once never share files (None: setuptools' defaults, in the tree).
     work_dir: str | None = None
+    #: The wheel's Python tag (``cp312``) and platform tag (``linux_x86_64``) when the build
+    #: decided those installer facts (a template names them, or ``markers = false``): the
+    #: wheel installs only where its metadata is right. None: setuptools' own tags.
+    python_tag: str | None = None
+    plat_name: str | None = None
 
 
 @dataclass
@@ -125,6 +130,7 @@ def prepare_injection(
         else:  # never the tree: another build's guard, or the developer's own, stays as it is
             check_not_foreign(path, guard.file)
             guard_module = (guard.file, text)
+    python_tag, plat_name = _tags(project, resolution.facts)
     return Injection(
         tuple(resolution.install_requires),
         tuple((name, tuple(reqs)) for name, reqs in resolution.extras_require.items()),
@@ -132,7 +138,39 @@ def prepare_injection(
         tag_build=tag_build,
         guard=guard_module,
         work_dir=None if editable else work_dir,
+        python_tag=python_tag,
+        plat_name=plat_name,
     )
+
+
+def _tags(project: Project, facts: Facts) -> tuple[str | None, str | None]:
+    """The tags a wheel needs for the installer facts its build decided (SPEC section 8)."""
+    import platform
+    import sysconfig
+
+    from packaging.tags import interpreter_name
+
+    from torchpins.markers import decided_installer_facts
+
+    decided = decided_installer_facts(project.settings)
+    python_tag = plat_name = None
+    python = facts.values.get("python")
+    if "python" in decided and isinstance(python, str):
+        major, minor = [*python.split("."), "0"][:2]
+        python_tag = f"{interpreter_name()}{major}{minor}"
+    if "platform" in decided or "machine" in decided:
+        here = {"platform": sys.platform, "machine": platform.machine()}
+        other = [f for f in ("platform", "machine") if facts.values.get(f) not in (None, here[f])]
+        if other:
+            shown = ", ".join(f"{f} {format_value(facts.values.get(f))}" for f in other)
+            raise ResolveError(
+                f"this build decides {' and '.join(other)} (a template names it, or markers = "
+                f"false) and was told {shown}, but runs on {sys.platform} {platform.machine()}: "
+                "its wheel could not be tagged for where its metadata is right. Build on that "
+                "platform, or unset TORCHPINS_PLATFORM / TORCHPINS_MACHINE"
+            )
+        plat_name = sysconfig.get_platform()
+    return python_tag, plat_name
 
 
 def _facts(
@@ -262,6 +300,11 @@ def finalize_distribution_options(dist: Any) -> None:
         options.setdefault("egg_info", {})["egg_base"] = ("torchpins", injection.work_dir)
         build_base = os.path.join(injection.work_dir, "build")
         options.setdefault("build", {})["build_base"] = ("torchpins", build_base)
+    wheel_options = dist.command_options.setdefault("bdist_wheel", {})
+    if injection.python_tag is not None and not dist.has_ext_modules():
+        wheel_options["python_tag"] = ("torchpins", injection.python_tag)
+    if injection.plat_name is not None:
+        wheel_options["plat_name"] = ("torchpins", injection.plat_name)
     if injection.tag_build:
         # setuptools' own way to label a version: file name and METADATA both carry it.
         dist.command_options.setdefault("egg_info", {})["tag_build"] = (

@@ -74,6 +74,42 @@ def check(project: Project) -> list[Finding]:
     findings += _extras_dropped_and_readded(settings, outcomes)
     findings += _templates_that_fail(settings, outcomes)
     findings += _unused_environment_facts(settings)
+    findings += _decided_installer_facts(settings)
+    return findings
+
+
+def _decided_installer_facts(settings: Settings) -> list[Finding]:
+    """Rows whose conditions on python, platform or machine cannot become markers, because a
+    template names that fact (SPEC section 8): the build decides them, and the wheel is tagged
+    for the builder's values."""
+    from torchpins.markers import INSTALLER_FACTS
+
+    if not settings.markers:
+        return []
+    named: dict[str, str] = {}
+    for template in settings.templates():
+        for fact in template.facts & set(INSTALLER_FACTS):
+            named.setdefault(fact, template.key)
+    findings = []
+    for row in settings.matrix:
+        for condition in row.conditions:
+            where = named.get(condition.fact)
+            if where is None or row.error is not None:
+                continue  # an error row is decided at build time anyway
+            table = "when" if condition in row.when else "unless"
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{row.key}.{table}.{condition.fact}",
+                    f"tests {condition.fact}, which cannot become a marker because {where} "
+                    f"names {{{condition.fact}}}: the build decides it, and the wheel is tagged "
+                    f"for the builder's {condition.fact} (one wheel per "
+                    f"{'Python' if condition.fact == 'python' else 'platform'})",
+                    f"fill the template from another fact, or build one wheel per "
+                    f"{condition.fact} (torchpins ci-matrix)",
+                )
+            )
+            break
     return findings
 
 

@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         "an empty value means absent: --set torch= is 'no torch installed'",
     )
     resolve.add_argument("--json", action="store_true", help="print the build record as JSON")
+    resolve.add_argument(
+        "--no-markers",
+        action="store_true",
+        help="decide python, platform and machine here too, as markers = false does: what the "
+        "one target that --set describes installs",
+    )
     resolve.set_defaults(run=_resolve)
 
     check = commands.add_parser("check", help="lint the configuration and the matrix")
@@ -79,6 +85,18 @@ def _parser() -> argparse.ArgumentParser:
         help="exit 1 when the torch here does not fit the build, with the reinstall command",
     )
     inspect.set_defaults(run=_inspect_command)
+
+    install = commands.add_parser(
+        "install",
+        help="pip install --no-build-isolation that keeps the installed torch: a cached wheel "
+        "built for another torch stops it, with the fix, instead of replacing torch",
+        description="Runs pip install --no-build-isolation (uv pip install with --uv) with a "
+        "constraint holding torch at the installed version. Everything after the options goes "
+        "to the installer: torchpins install PACKAGE [pip options].",
+    )
+    install.add_argument("--uv", action="store_true", help="use uv pip install instead of pip")
+    install.add_argument("arguments", nargs=argparse.REMAINDER, help="what pip install takes")
+    install.set_defaults(run=_install_command)
 
     ci = commands.add_parser(
         "ci-matrix", help="the CI build matrix from [tool.torchpins.ci], one job per wheel"
@@ -316,6 +334,12 @@ def _markdown(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
+def _install_command(args: argparse.Namespace) -> int:
+    from torchpins.install import install
+
+    return install(args.arguments, use_uv=args.uv)
+
+
 def _resolve(args: argparse.Namespace) -> int:
     from torchpins.probe import gather_facts
     from torchpins.resolve import resolve
@@ -330,7 +354,7 @@ def _resolve(args: argparse.Namespace) -> int:
         setting_origin="--set {fact}",
         declared=project.settings.env,
     )
-    resolution = resolve(project, facts)
+    resolution = resolve(project, facts, markers=False if args.no_markers else None)
     for warning in (*facts.warnings, *resolution.warnings):
         print(f"torchpins: warning: {warning}", file=sys.stderr)
     record = resolution.record()
@@ -353,7 +377,15 @@ def _print_resolution(name: str, record: dict[str, Any], sources: Any) -> None:
     for extra in record["provides_extra"]:
         print(f"  Provides-Extra: {extra}")
     matched = ", ".join(map(str, record["matched"])) or "none"
-    print(f"\nmatrix rows applied: {matched}")
+    marked = record.get("markers") or []
+    somewhere = " (where their markers hold)" if marked else ""
+    print(f"\nmatrix rows applied: {matched}{somewhere}")
+    if marked:
+        shown = ", ".join(marked)
+        print(
+            f"written as markers: {shown}; the installer decides them. What one target "
+            "installs: torchpins resolve --no-markers --set python=3.11 --set platform=darwin"
+        )
     print("facts:")
     rows = []
     for fact, value in facts.items():

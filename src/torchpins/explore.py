@@ -101,7 +101,7 @@ class Outcome:
 
 def evaluate(project: Project, environment: Environment) -> Outcome:
     try:
-        return Outcome(environment, resolve(project, environment.facts()), None)
+        return Outcome(environment, resolve(project, environment.facts(), markers=False), None)
     except ResolveError as error:
         return Outcome(environment, None, error)
 

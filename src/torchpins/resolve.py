@@ -7,7 +7,7 @@ function, so they cannot disagree.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from packaging.markers import Marker
@@ -58,6 +58,10 @@ class Resolution:
     warnings: tuple[str, ...] = ()
     #: The wheel's local version label (``local-version``), or None.
     local_label: str | None = None
+    #: The installer facts written as markers (SPEC section 8), in the registry's order.
+    markers: tuple[str, ...] = ()
+    #: The installer facts this build did not decide: the build record leaves them out.
+    undecided: tuple[str, ...] = ()
 
     @property
     def install_requires(self) -> list[str]:
@@ -81,10 +85,13 @@ class Resolution:
 
     def record(self) -> dict[str, Any]:
         """The build record (SPEC section 5), as written to ``torchpins.json``."""
+        values = {n: v for n, v in self.facts.values.items() if n not in self.undecided}
         return {
             "torchpins": __version__,
-            "facts": {name: _json_value(value) for name, value in self.facts.values.items()},
-            "sources": {name: source.kind for name, source in self.facts.sources.items()},
+            "facts": {name: _json_value(value) for name, value in values.items()},
+            "sources": {name: self.facts.sources[name].kind for name in values},
+            "decided": list(values),
+            "markers": list(self.markers),
             "matched": list(self.matched),
             "requires_dist": self.requires_dist,
             "provides_extra": self.provides_extra,
@@ -109,12 +116,45 @@ def _json_value(value: FactValue) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def resolve(project: Project, facts: Facts, *, rows: Sequence[Row] | None = None) -> Resolution:
+def resolve(
+    project: Project,
+    facts: Facts,
+    *,
+    rows: Sequence[Row] | None = None,
+    markers: bool | None = None,
+) -> Resolution:
     """Apply the torch pin and every matching matrix row, in file order, to the base lists.
-    ``rows`` are the rows that apply, when the caller knows them already (check asks what an
-    environment gives without one of them); by default, those that match the facts."""
+
+    With markers (``tool.torchpins.markers``, unless ``markers`` says otherwise), the rows'
+    conditions on installer facts become PEP 508 markers (:mod:`torchpins.markers`); without,
+    the facts decide everything, as for the one target they describe. ``rows`` are the rows
+    that apply, when the caller knows them already (check asks what an environment gives
+    without one of them): that is one target, so markers are off."""
+    from torchpins.markers import INSTALLER_FACTS, marker_facts, resolve_regions
+
     settings = project.settings
     facts = _apply_missing(project, facts)
+    on = settings.markers if markers is None else markers
+    if rows is not None or not on:
+        return _resolve_once(project, facts, rows)
+    own = _resolve_once(project, facts, None)  # the builder's own target: an error row stops it
+    undecided = tuple(f for f in INSTALLER_FACTS if f not in settings.facts_in_templates())
+    split = marker_facts(settings)
+    if not split:
+        return replace(own, undecided=undecided)
+    merged = resolve_regions(project, facts, split, lambda f: _resolve_once(project, f, None))
+    return replace(
+        own,
+        matched=merged.matched,
+        dependencies=merged.dependencies,
+        extras=merged.extras,
+        markers=split,
+        undecided=undecided,
+    )
+
+
+def _resolve_once(project: Project, facts: Facts, rows: Sequence[Row] | None) -> Resolution:
+    settings = project.settings
     values = template_values(project, facts.values)
     dependencies = [item.fill(values) for item in settings.dependencies]
     extras: Extras = {

@@ -32,6 +32,7 @@ class Type(str, enum.Enum):
     """What a key holds, as TOML writes it."""
 
     STRING = "string"
+    BOOLEAN = "boolean"
     STRINGS = "array of strings"
     REQUIREMENTS = "array of requirement strings"
     NAMES = "array of names"
@@ -52,7 +53,7 @@ class Key:
     help: str
     choices: tuple[str, ...] = ()
     #: The value used when the key is absent (None: absent means "not set").
-    default: str | tuple[str, ...] | None = None
+    default: str | bool | tuple[str, ...] | None = None
     required: bool = False
     #: The keys of a table, or of each table of an array of tables.
     keys: tuple[Key, ...] = ()
@@ -133,6 +134,14 @@ TOOL = Key(
             default=(),
         ),
         Key("optional-dependencies", Type.EXTRAS, "The base extras: extra = [requirements]."),
+        Key(
+            "markers",
+            Type.BOOLEAN,
+            "Write the rows' conditions on python, platform and machine as PEP 508 markers, so "
+            "that one wheel is right for every Python and platform; false: decide them at build "
+            "time and tag the wheel for them.",
+            default=True,
+        ),
         Key(
             "unmatched",
             Type.STRING,
@@ -293,6 +302,8 @@ def _schema(key: Key) -> dict[str, Any]:
             one_of = [{"enum": list(key.choices)}, {"pattern": key.pattern}]
             return {**description, "type": "string", "anyOf": one_of, **_default(key)}
         return {**description, "type": "string", **_default(key)}
+    if key.type == Type.BOOLEAN:
+        return {**description, "type": "boolean", **_default(key)}
     if key.type in (Type.STRINGS, Type.REQUIREMENTS, Type.NAMES):
         items: dict[str, Any] = {"type": "string"}
         if key.choices:
@@ -417,6 +428,8 @@ def reference_markdown() -> str:
 def _shown_default(key: Key) -> str:
     if key.default is None:
         return "-"
+    if isinstance(key.default, bool):
+        return f"`{str(key.default).lower()}`"
     if isinstance(key.default, tuple):
         return "`[" + ", ".join(f'"{item}"' for item in key.default) + "]`"
     return f'`"{key.default}"`'

@@ -260,6 +260,8 @@ class Settings:
     env: tuple[EnvFact, ...] = ()
     #: The extra that collects every other extra's requirements, or None.
     all_extras: NormalizedName | None = None
+    #: Installer facts become PEP 508 markers (SPEC section 8).
+    markers: bool = True
 
     @property
     def has_extras(self) -> bool:
@@ -588,6 +590,7 @@ def parse_settings(table: Any) -> Settings:
             raise ConfigError(
                 f"{key}.matrix[{index}] repeats {key}.matrix[{earlier}] exactly; remove one"
             )
+    markers = _boolean(table, schema.lookup("markers"), key)
     all_extras = None
     if "all-extras" in table:
         all_extras = _name(table["all-extras"], f"{key}.all-extras")
@@ -604,6 +607,7 @@ def parse_settings(table: Any) -> Settings:
         ci=_ci(table["ci"], f"{key}.ci") if "ci" in table else None,
         env=env,
         all_extras=all_extras,
+        markers=markers,
     )
     _check_pins_are_declared(settings)
     _check_all_extras(settings)
@@ -874,7 +878,7 @@ def _ci(raw: Any, key: str) -> CiSettings:
             )
     platforms_key = schema.lookup("ci.platforms")
     platforms = _string_list(
-        table.get("platforms", list(platforms_key.default or ())), f"{key}.platforms"
+        table.get("platforms", _default_list(platforms_key)), f"{key}.platforms"
     )
     for index, text in enumerate(platforms):
         if text not in platforms_key.choices:
@@ -1043,6 +1047,22 @@ def _choice(table: Mapping[str, Any], declared: schema.Key, key: str) -> str:
             f"{', '.join(repr(c) for c in choices)}{did_you_mean(text, choices)}"
         )
     return text
+
+
+def _default_list(declared: schema.Key) -> list[str]:
+    default = declared.default
+    return list(default) if isinstance(default, tuple) else []
+
+
+def _boolean(table: Mapping[str, Any], declared: schema.Key, key: str) -> bool:
+    """The value of a true/false key (its default when absent)."""
+    value = table.get(declared.name, declared.default)
+    if not isinstance(value, bool):
+        shown = f"the string {shorten(value)}" if isinstance(value, str) else _type(value)
+        raise ConfigError(
+            f"{key}.{declared.name}: expected true or false (TOML booleans, unquoted), got {shown}"
+        )
+    return value
 
 
 def _list_of_strings(value: Any, key: str, what: str) -> list[str]:
