@@ -372,12 +372,19 @@ def test_ci_matrix_agrees_with_resolve_and_lists_what_it_leaves_out(tmp_path: Pa
     assert code == 0
     assert "\n" not in out.strip()  # one line, for $GITHUB_OUTPUT
     include = json.loads(out)["include"]
-    # 2.7.1: (cu126, cpu) x 2 Pythons on linux + 1 build x 2 Pythons on macOS; 2.5.1 is refused.
-    assert len(include) == 6
+    # 2.7.1: (cu126, cpu) on linux + 1 build on macOS, each wheel built once for both Pythons
+    # (kit tests the platform, so its wheels are tagged for it, but not the Python); 2.5.1 is
+    # refused.
+    assert len(include) == 3
     assert {job["torch"] for job in include} == {"2.7.1+cu126", "2.7.1+cpu", "2.7.1"}
     assert err.count("torchpins: left out:") == 4
     assert "finetune-kit needs torch 2.6 or newer" in err
-    job = next(j for j in include if j["name"] == "torch2.7.1+cu126-py3.12-linux-x86_64")
+    job = next(j for j in include if j["name"] == "torch2.7.1+cu126-py3.11-linux-x86_64")
+    assert job["covers"] == [
+        "torch2.7.1+cu126-py3.11-linux-x86_64",
+        "torch2.7.1+cu126-py3.12-linux-x86_64",
+    ]
+    assert len({j["out"] for j in include}) == 3  # one folder per torch build
     assert job["runs-on"] == "ubuntu-latest"
     assert job["install"] == (
         "pip install torch==2.7.1 --index-url https://download.pytorch.org/whl/cu126"

@@ -308,3 +308,47 @@ def test_check_names_a_row_whose_installer_condition_cannot_become_a_marker(
     assert "Requires-Dist: kernels-cp312" in out
     assert "python_full_version" not in out  # decided: no python markers at all
     assert "written as markers: platform, machine" in out
+
+
+def test_ci_matrix_builds_one_wheel_per_torch_build_when_markers_make_it_portable(
+    tmp_path: Path,
+) -> None:
+    ci = (
+        '\n[tool.torchpins.ci]\npython = ["3.10", "3.12", "3.13"]\n'
+        'platforms = ["linux-x86_64", "linux-aarch64", "win32-AMD64"]\n'
+        '[[tool.torchpins.ci.torch]]\nversion = "2.8.0"\nbuilds = ["cu128", "cpu"]\n'
+    )
+    project = write(tmp_path, HELD_OUT + ci)
+    code, out, err = cli("ci-matrix", str(project), "--format", "json")
+    assert code == 0, err
+    include = json.loads(out)["include"]
+    # 2 builds x 3 platforms x 3 Pythons = 18 combinations, 2 distinct wheels
+    assert [(job["torch"], len(job["covers"])) for job in include] == [
+        ("2.8.0+cu128", 9),
+        ("2.8.0+cpu", 9),
+    ]
+    assert [job["out"] for job in include] == ["dist/torch-2.8.0+cu128", "dist/torch-2.8.0+cpu"]
+    # markers = false: the wheels are tagged per Python and platform, so no two merge
+    decided = write(tmp_path / "decided", (HELD_OUT + ci).replace(
+        "[tool.torchpins]\n", "[tool.torchpins]\nmarkers = false\n"))  # fmt: skip
+    code, out, err = cli("ci-matrix", str(decided), "--format", "json")
+    assert code == 0, err
+    assert len(json.loads(out)["include"]) == 18
+
+
+def test_table_markers_shows_one_row_per_build_in_the_marker_form(tmp_path: Path) -> None:
+    project = write(tmp_path, HELD_OUT)
+    code, out, err = cli("table", str(project), "--markers", "--format", "json")
+    assert code == 0, err
+    entries = json.loads(out)
+    built = [e for e in entries if not e["error"]]
+    assert len(built) >= 6
+    for entry in built:  # each row is what resolve (markers on) says that build writes
+        sets = [a for s in entry["set"] for a in ("--set", s)]
+        code, out, err = cli("resolve", "--json", str(project), *sets)
+        assert code == 0, err
+        assert json.loads(out)["requires_dist"] == entry["requires_dist"], entry["set"]
+    code, out, _ = cli("table", str(project), "--markers")
+    header = [cell.strip() for cell in out.splitlines()[0].strip("|").split("|")]
+    assert header[:2] == ["torch", "build"]  # no python, platform or machine column
+    assert 'python_full_version >= "3.12"' in out

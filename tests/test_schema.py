@@ -28,6 +28,7 @@ COMPLETE: dict[str, Any] = {
     "dependencies": ["xformers>=0.0.28"],
     "optional-dependencies": {"vllm": ["vllm>=0.10"]},
     "unmatched": "warn",
+    "markers": False,
     "all-extras": "all",
     "env": {"target": {"variable": "TARGET_DEVICE", "kind": "string", "default": "cuda"}},
     "local-version": "{torch-local}",

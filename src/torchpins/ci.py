@@ -1,10 +1,18 @@
-"""``torchpins ci-matrix``: one CI job per (torch build, Python, platform) that
-``[tool.torchpins.ci]`` lists, each with the command that installs that torch, the overrides that
-describe it, and the requirements its wheel will carry: a GitHub Actions ``strategy.matrix``.
+"""``torchpins ci-matrix``: one CI job per distinct wheel of the (torch build, Python, platform)
+combinations ``[tool.torchpins.ci]`` lists, each with the command that installs that torch, the
+overrides that describe it, and the requirements its wheel will carry: a GitHub Actions
+``strategy.matrix``.
+
+Combinations whose wheels would be identical (the same torch build, requirements and tags) are
+one job, which lists the others under ``covers``: with markers, a project without compiled code
+needs one job per torch build, not one per platform and Python. Each job writes into a folder
+of its torch build's own (``out``), so wheels of two torch builds, which share a file name
+unless ``local-version`` labels them, never overwrite each other.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +31,8 @@ class Job:
     values: dict[str, Any]  # the facts this job fixes, as --set would
     entry: dict[str, Any] | None  # the matrix entry, or None when excluded
     reason: str | None = None
+    #: What tells this job's wheel apart from another's: jobs with equal ones build one wheel.
+    identity: tuple[Any, ...] = ()
 
 
 def jobs(project: Project) -> list[Job]:
@@ -44,6 +54,25 @@ def jobs(project: Project) -> list[Job]:
             for label in labels:
                 for python in ci.python:
                     result.append(_job(project, torch.version, label, python, platform, machine))
+    return _merged(result)
+
+
+def _merged(jobs: list[Job]) -> list[Job]:
+    """One job per distinct wheel; the first of each kind stays, naming those it covers."""
+    first: dict[tuple[Any, ...], Job] = {}
+    result = []
+    for job in jobs:
+        if job.entry is None:
+            result.append(job)
+            continue
+        kept = first.get(job.identity)
+        if kept is None:
+            first[job.identity] = job
+            job.entry["covers"] = [job.entry["name"]]
+            result.append(job)
+        else:
+            assert kept.entry is not None
+            kept.entry["covers"].append(job.entry["name"])
     return result
 
 
@@ -66,6 +95,19 @@ def _job(
         resolution = resolve(project, facts)
     except ResolveError as error:
         return Job(values, None, f"{name}: {error}")
+    from torchpins.markers import decided_installer_facts
+
+    # a compiled extension is tagged for its Python and platform by setuptools itself
+    compiled = os.path.isfile(os.path.join(project.directory, "setup.py"))
+    tagged = set(decided_installer_facts(project.settings))
+    identity = (
+        torch,
+        tuple(resolution.requires_dist),
+        tuple(resolution.provides_extra),
+        resolution.local_label,
+        python if compiled or "python" in tagged else None,
+        (platform, machine) if compiled or tagged & {"platform", "machine"} else None,
+    )
     install = f"pip install torch=={version}"
     if label:
         install += f" --index-url {_INDEX}/{label}"
@@ -78,11 +120,12 @@ def _job(
         "torch": torch,
         "install": install,
         "env": {"TORCHPINS_TORCH": torch},
+        "out": f"dist/torch-{torch}",
         "set": set_arguments(values, project.settings.facts),
         "requires-dist": resolution.requires_dist,
         "provides-extra": resolution.provides_extra,
     }
-    return Job(values, entry)
+    return Job(values, entry, identity=identity)
 
 
 def set_arguments(values: dict[str, Any], facts: Iterable[str] = FACTS) -> list[str]:

@@ -117,6 +117,12 @@ def _parser() -> argparse.ArgumentParser:
     table.add_argument("project", nargs="?", default=".", help="project directory (default: .)")
     table.add_argument("--format", choices=("markdown", "json"), default="markdown")
     _add_set_option(table, "fix a fact in every environment (--set platform=linux)")
+    table.add_argument(
+        "--markers",
+        action="store_true",
+        help="one row per torch build and other build-time facts, with the requirements in the "
+        "marker form a wheel carries (python, platform and machine become markers)",
+    )
     table.set_defaults(run=_table_command)
 
     schema = commands.add_parser(
@@ -299,7 +305,8 @@ def _table_command(args: argparse.Namespace) -> int:
     from torchpins.settings import load_project
 
     project = load_project(args.project)
-    table = build_table(project, _fixed_facts(args.overrides, project.settings.facts))
+    fixed = _fixed_facts(args.overrides, project.settings.facts)
+    table = build_table(project, fixed, markers=args.markers)
     if args.format == "json":
         document = [
             {

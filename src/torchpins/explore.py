@@ -99,9 +99,10 @@ class Outcome:
         return self.error.matched if isinstance(self.error, RowError) else ()
 
 
-def evaluate(project: Project, environment: Environment) -> Outcome:
+def evaluate(project: Project, environment: Environment, *, markers: bool = False) -> Outcome:
+    """What one target installs (``markers``: what a wheel built there carries)."""
     try:
-        return Outcome(environment, resolve(project, environment.facts(), markers=False), None)
+        return Outcome(environment, resolve(project, environment.facts(), markers=markers), None)
     except ResolveError as error:
         return Outcome(environment, None, error)
 
@@ -363,15 +364,36 @@ def _requirement_text(requirement: Requirement) -> str:
     return text
 
 
-def build_table(project: Project, fixed: Mapping[str, FactValue] | None = None) -> Table:
+def build_table(
+    project: Project, fixed: Mapping[str, FactValue] | None = None, *, markers: bool = False
+) -> Table:
     """Environments as rows; the facts that tell them apart and the requirements that vary
-    between them as columns."""
-    outcomes = [evaluate(project, env) for env in environments(project.settings, fixed)]
+    between them as columns. With ``markers``, one row per combination of the build-time facts
+    (a wheel's metadata does not depend on the installer facts), in the marker form."""
+    every = environments(project.settings, fixed)
+    if markers:
+        from torchpins.markers import INSTALLER_FACTS
+
+        # per combination of build-time facts, the first builder an error row lets build
+        groups: dict[tuple[tuple[str, FactValue], ...], list[Environment]] = {}
+        for env in every:
+            key = tuple((n, v) for n, v in env.values.items() if n not in INSTALLER_FACTS)
+            groups.setdefault(key, []).append(env)
+        outcomes = []
+        for group in groups.values():
+            tried = [evaluate(project, env, markers=True) for env in group]
+            outcomes.append(next((o for o in tried if not isinstance(o.error, RowError)), tried[0]))
+    else:
+        outcomes = [evaluate(project, env) for env in every]
     facts = [
         name
         for name in ordered_facts(project.settings)
         if len({_fact_cell(o.environment, name) for o in outcomes}) > 1 or name == "torch"
     ]
+    if markers:
+        from torchpins.markers import INSTALLER_FACTS
+
+        facts = [name for name in facts if name not in INSTALLER_FACTS]
     if any(o.environment.values.get("torch-local") for o in outcomes):
         facts = [name for name in facts if name not in BUILD_FACTS]
         facts.insert(facts.index("torch") + 1, "build")
@@ -398,6 +420,9 @@ def build_table(project: Project, fixed: Mapping[str, FactValue] | None = None) 
             assert outcome.resolution is not None
             note = "; ".join(outcome.resolution.warnings)
         rows.append((*context, *requirements, note))
+    if markers:  # builders that differ only in installer facts give one row
+        unique = dict(zip(rows, outcomes, strict=True))
+        rows, outcomes = list(unique), list(unique.values())
     return Table((*facts, *varying, "notes"), tuple(rows), tuple(outcomes))
 
 
