@@ -86,6 +86,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     inspect.set_defaults(run=_inspect_command)
 
+    init = commands.add_parser(
+        "init",
+        help="turn a setuptools project into a torchpins one (pyproject.toml, in place)",
+        description="Moves project.dependencies and optional-dependencies into [tool.torchpins], "
+        "marks them dynamic, switches build-system to torchpins and adds a starter matrix row "
+        "for the torch installed here, keeping comments and layout (needs tomlkit: pip install "
+        "'torchpins[init]'). A project that already uses torchpins is left as it is.",
+    )
+    init.add_argument("project", nargs="?", default=".", help="project directory (default: .)")
+    init.add_argument(
+        "--dry-run", action="store_true", help="print the change as a diff; write nothing"
+    )
+    init.set_defaults(run=_init_command)
+
     install = commands.add_parser(
         "install",
         help="pip install --no-build-isolation that keeps the installed torch: a cached wheel "
@@ -339,6 +353,12 @@ def _markdown(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
             "| " + " | ".join(cell(c).ljust(w) for c, w in zip(row, widths, strict=True)) + " |"
         )
     return "\n".join(line.rstrip() for line in lines)
+
+
+def _init_command(args: argparse.Namespace) -> int:
+    from torchpins.init import init
+
+    return init(args.project, dry_run=args.dry_run)
 
 
 def _install_command(args: argparse.Namespace) -> int:

@@ -432,7 +432,7 @@ def load_project(directory: str | os.PathLike[str] = ".") -> Project:
         version=version if isinstance(version, str) else None,
         build_backend=backend,
         backend_is_torchpins=is_torchpins,
-        setup_py_arguments=_setup_py_arguments(directory),
+        setup_py_arguments=setup_py_arguments(directory),
     )
 
 
@@ -457,7 +457,7 @@ def _backend(directory: str, document: Mapping[str, Any]) -> tuple[str | None, b
     return backend, False
 
 
-def _setup_py_arguments(directory: str) -> tuple[str, ...]:
+def setup_py_arguments(directory: str) -> tuple[str, ...]:
     import re
 
     try:
