@@ -378,18 +378,21 @@ def test_real_cpu_torch_builds_the_example(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     wheel = only(tmp_path / "out", "finetune_app-0.3.0-*.whl")
     metadata = parse_metadata(wheel_metadata_text(wheel))
-    # torch >=2.9,<2.14 row, then the CPU row (xformers, triton, flash-attn gone).
+    # torch >=2.9,<2.14 row, then the CPU row (xformers, triton, flash-attn gone); the ARM and
+    # macOS rows as markers.
     assert requirements(metadata) == canonical_set(
         {
             "transformers>=4.50",
             "peft>=0.15",
             "accelerate>=1.6",
             "datasets>=3.5",
-            "bitsandbytes==0.49.1",
-            "torchao>=0.14",
+            'bitsandbytes==0.49.1; sys_platform != "darwin"',
+            'torchao>=0.14; (sys_platform == "linux" and platform_machine != "aarch64" and '
+            'platform_machine != "arm64") or (sys_platform != "linux" and sys_platform != '
+            '"darwin")',
             "torch==2.13.*",
-            'deepspeed==0.17.5; extra == "deepspeed"',
-            'vllm>=0.11; extra == "vllm"',
+            'deepspeed==0.17.5; sys_platform != "darwin" and extra == "deepspeed"',
+            'vllm>=0.11; sys_platform != "darwin" and extra == "vllm"',
         }
     )
     assert sorted(metadata.provides_extra or []) == ["deepspeed", "vllm"]
@@ -397,7 +400,8 @@ def test_real_cpu_torch_builds_the_example(tmp_path: Path) -> None:
     assert record["facts"]["torch"] == "2.13.0"
     assert record["facts"]["torch-local"] == "cpu"
     assert record["facts"]["accelerator"] == "cpu"
-    assert record["matched"] == [6, 7]
+    assert record["matched"] == [6, 7, 8, 9]  # 8 and 9 where their markers hold
+    assert record["markers"] == ["platform", "machine"]
 
 
 def test_setup_py_extension_project_keeps_working(

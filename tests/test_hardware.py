@@ -508,7 +508,10 @@ def test_isolated_build_shows_the_torch_it_hides(
         "where torch 2.7.1+cu126 is installed",
         "--no-build-isolation",
         "TORCHPINS_TORCH=2.7.1+cu126",
+        "python -m build --no-isolation",
     )
+    (line,) = [x for x in (result.stdout + result.stderr).splitlines() if "build isolation:" in x]
+    assert line.count(str(user.root)) == 1, line  # the environment is named once
     assert not list(out.glob("*.whl"))
 
 

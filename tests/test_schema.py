@@ -1,5 +1,6 @@
 """The settings declaration is the one source of the keys: the reader, the shipped JSON schema,
-validate-pyproject (through torchpins' entry point) and the README's reference all follow it."""
+validate-pyproject (through torchpins' entry point) and the docs site's reference
+(tests/test_docs.py) all follow it."""
 
 from __future__ import annotations
 
@@ -111,14 +112,6 @@ def test_the_entry_point_serves_the_shipped_schema() -> None:
         ep for ep in entry_points(group="validate_pyproject.tool_schema") if ep.name == "torchpins"
     ]
     assert point.load()("torchpins") == schema.json_schema()
-
-
-def test_the_readme_reference_is_the_generated_one() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    start = readme.index("<!-- reference: start")
-    start = readme.index("\n", start) + 1
-    end = readme.index("<!-- reference: end -->")
-    assert readme[start:end] == schema.reference_markdown()
 
 
 def test_the_complete_configuration_passes_both(tmp_path: Path) -> None:

@@ -261,8 +261,8 @@ def _report(resolution: Resolution) -> None:
     source = resolution.facts.sources["torch"]
     where = f"{source.kind}: {source.detail}" if source.detail else source.kind
     print(
-        f"torchpins: torch {torch_text(resolution.facts.values)} ({where}); rows applied: "
-        f"{list(resolution.matched) or 'none'}",
+        f"torchpins: torch {torch_text(resolution.facts.values)} ({where}); rows applied "
+        f"(counted from 0): {list(resolution.matched) or 'none'}",
         file=sys.stderr,
     )
     for line in resolution.requires_dist:

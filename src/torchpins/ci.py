@@ -41,7 +41,7 @@ def jobs(project: Project) -> list[Job]:
         raise ConfigError(
             f"{project.directory}: pyproject.toml has no [tool.torchpins.ci] table; list the "
             "environments to build for there (python, platforms, [[tool.torchpins.ci.torch]] "
-            "with version and builds), see the README"
+            "with version and builds); the docs' Command line page, ci-matrix, shows an example"
         )
     result = []
     for torch in ci.torch:

@@ -273,8 +273,11 @@ def _inspect_command(args: argparse.Namespace) -> int:
         built = torch_text(facts)
         print(f"built for: torch {built} by torchpins {record.get('torchpins', '?')}")
         details = ("cuda", "rocm", "accelerator", "python", "platform", "machine")
-        print("  " + ", ".join(f"{k} {facts.get(k) or '-'}" for k in details))
-        print(f"  rows applied: {record.get('matched', [])}")
+        shown = [k for k in details if k in facts or k not in ("python", "platform", "machine")]
+        print("  " + ", ".join(f"{k} {facts.get(k) or '-'}" for k in shown))
+        if record.get("markers"):
+            print(f"  written as markers (the installer decides): {', '.join(record['markers'])}")
+        print(f"  rows applied: {_rows(record.get('matched', []))}")
         for line in record.get("requires_dist", []):
             print(f"  Requires-Dist: {line}")
         print(f"this environment: torch {torch_text(here.values)} ({here.sources['torch'].detail})")
@@ -403,7 +406,7 @@ def _print_resolution(name: str, record: dict[str, Any], sources: Any) -> None:
         print(f"  Requires-Dist: {line}")
     for extra in record["provides_extra"]:
         print(f"  Provides-Extra: {extra}")
-    matched = ", ".join(map(str, record["matched"])) or "none"
+    matched = _rows(record["matched"])
     marked = record.get("markers") or []
     somewhere = " (where their markers hold)" if marked else ""
     print(f"\nmatrix rows applied: {matched}{somewhere}")
@@ -419,6 +422,13 @@ def _print_resolution(name: str, record: dict[str, Any], sources: Any) -> None:
         shown = format_value(tuple(value) if isinstance(value, list) else value)
         rows.append((f"  {fact}", shown, f"{sources[fact].kind}: {sources[fact].detail}"))
     _table(None, rows)
+
+
+def _rows(matched: Sequence[int]) -> str:
+    """``matrix[6], matrix[7] (counted from 0)``: rows as the keys in messages name them."""
+    if not matched:
+        return "none"
+    return ", ".join(f"matrix[{index}]" for index in matched) + " (counted from 0)"
 
 
 def _table(header: tuple[str, ...] | None, rows: Sequence[tuple[str, ...]]) -> None:

@@ -228,10 +228,18 @@ def torch_elsewhere(environ: Mapping[str, str]) -> TorchHint | None:
             continue
         installed = find_torch(hidden)
         if installed is not None and installed.problem is None:
-            sentence = (
-                f"this build runs in an isolated environment ({sys.prefix}), which does not see "
-                f"the environment at {prefix}, where torch {installed.version} is installed"
-            )
+            if prefix == sys.prefix:  # pip: the environment's own interpreter, its path hidden
+                sentence = (
+                    f"this build runs in an isolated environment, which does not see the "
+                    f"environment at {prefix} (whose interpreter runs it), where torch "
+                    f"{installed.version} is installed"
+                )
+            else:
+                sentence = (
+                    f"this build runs in an isolated environment ({sys.prefix}), which does not "
+                    f"see the environment at {prefix}, where torch {installed.version} is "
+                    "installed"
+                )
             return TorchHint(sentence, installed.version)
     if isolated:
         return TorchHint(f"this build runs in an isolated environment ({sys.prefix})")

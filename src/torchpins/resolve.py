@@ -281,8 +281,10 @@ def _apply_missing(project: Project, facts: Facts) -> Facts:
             f"({source.detail}=<version>, e.g. {source.detail}=2.8.0+cu128), or unset it to use "
             "the installed torch"
         )
-    why = f"torch is not installed ({source.detail})"
     hint = facts.torch_hint
+    # when the hint names where torch is, that says it all: the build's own path is noise
+    hidden = hint is not None and hint.isolated and hint.hidden_version
+    why = "this build sees no torch" if hidden else f"torch is not installed ({source.detail})"
     example = hint.hidden_version if hint and hint.hidden_version else "2.8.0+cu128"
     name_it = (
         f"or name the torch to build for with TORCHPINS_TORCH=<version> (e.g. "

@@ -3,8 +3,8 @@
 This declaration is the only place a key, its choices, its default or its meaning is written. The
 reader (:mod:`torchpins.settings`) takes its known keys ("did you mean"), choices and defaults from
 here; :func:`json_schema` turns it into the JSON schema shipped in the package (and served to
-validate-pyproject and editors); :func:`reference_markdown` into the README's configuration
-reference. Tests hold the shipped schema and the README to this declaration.
+validate-pyproject and editors); :func:`reference_markdown` into the docs site's configuration
+reference (generated when the site is built). Tests hold the shipped schema and the site to it.
 """
 
 from __future__ import annotations
@@ -409,7 +409,7 @@ def validate_pyproject_schema(tool_name: str) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
-# The README's reference
+# The docs site's reference
 
 
 def reference_markdown() -> str:

@@ -419,7 +419,8 @@ def load_project(directory: str | os.PathLike[str] = ".") -> Project:
     if table is None:
         raise ConfigError(
             f"{path} has no [tool.torchpins] table; torchpins.build_meta needs one to know what to "
-            "pin (see the README), or use setuptools.build_meta for a project without torch pins"
+            "pin (the docs: Using it in a project), or use setuptools.build_meta for a project "
+            "without torch pins"
         )
     settings = parse_settings(table)
     name = _check_project_table(document, settings)
