@@ -62,6 +62,43 @@ PAIRS = [
 ]  # fmt: skip
 
 
+def _glibc_here() -> str | None:
+    import os
+
+    try:
+        name, _, version = os.confstr("CS_GNU_LIBC_VERSION").partition(" ")  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return None
+    return version if name == "glibc" else None
+
+
+GLIBC = _glibc_here()
+
+
+def decided(outcomes: dict[str, Any]) -> dict[str, Any]:
+    """A CUDA 12.6 build whose rows also tested these facts, with the outcome it rested on."""
+    return {**CU126, "outcomes": outcomes}
+
+
+SAME = ("2.7.1+cu126", {"cuda": "12.6"})
+if GLIBC is not None:  # the machine's own glibc, inside or outside what the rows decided on
+    PAIRS += [
+        (decided({"glibc": {"regions": [["2.17", None]]}}), SAME, True),
+        (decided({"glibc": {"regions": [["2.17", "99.0"]]}}), SAME, True),
+        (decided({"glibc": {"regions": [["99.0", None]]}}), SAME, False),
+        (decided({"glibc": {"regions": [[None, "2.17"]]}}), SAME, False),
+        # the outcome holds, but torch does not: one verdict still
+        (decided({"glibc": {"regions": [["2.17", None]]}}), ("2.8.0+cu126", {"cuda": "12.6"}),
+         False),
+    ]  # fmt: skip
+PAIRS += [
+    # facts neither can read here (no GPU; torch not imported, its ABI unknown): no verdict
+    (decided({"cuda-driver": {"regions": [["12.8", None]]}}), SAME, True),
+    (decided({"gpu-arch": {"regions": [["9.0", None]]}}), SAME, True),
+    (decided({"cxx11abi": {"value": True}}), SAME, True),
+]
+
+
 def guard_fits(tmp_path: Path, facts: dict[str, Any], site: Path) -> bool:
     from torchpins.guard import render
     from torchpins.settings import load_project
@@ -70,13 +107,18 @@ def guard_fits(tmp_path: Path, facts: dict[str, Any], site: Path) -> bool:
     assert project.settings.guard is not None
     package = tmp_path / "pkg"
     package.mkdir()
-    (package / "the_guard.py").write_text(render(project, project.settings.guard, facts))
+    outcomes = facts.get("outcomes")
+    text = render(project, project.settings.guard, facts, outcomes)
+    (package / "the_guard.py").write_text(text)
     result = run([sys.executable, "-S", "-c", "import sys; sys.path[:0] = sys.argv[1:]; "
                   "import the_guard", str(package), str(site)], env=clean_env())  # fmt: skip
     if result.returncode == 0:
         return True
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: finetune-app 0.3.0 was built for torch"), result.stderr
+    assert last.startswith(
+        ("ImportError: finetune-app 0.3.0 was built for torch", "ImportError: finetune-app 0.3.0 "
+         "does not fit this environment: glibc is")
+    ), result.stderr  # fmt: skip
     return False
 
 
@@ -89,7 +131,14 @@ def inspect_fits(tmp_path: Path, facts: dict[str, Any], site: Path) -> bool:
         )
         archive.writestr(
             "finetune_app-0.3.0.dist-info/torchpins.json",
-            json.dumps({"torchpins": "0.1.0", "facts": facts, "requires_dist": []}),
+            json.dumps(
+                {
+                    "torchpins": "0.1.0",
+                    "facts": {k: v for k, v in facts.items() if k != "outcomes"},
+                    "requires_dist": [],
+                    **({"outcomes": facts["outcomes"]} if "outcomes" in facts else {}),
+                }
+            ),
         )
     result = run(
         [sys.executable, "-m", "torchpins", "inspect", "--check", str(wheel)],
@@ -112,3 +161,29 @@ def test_the_guard_and_inspect_give_one_verdict(
 def test_the_table_is_large_enough() -> None:
     assert len(PAIRS) >= 20
     assert {fits for *_, fits in PAIRS} == {True, False}
+
+
+def test_a_built_wheel_records_the_glibc_outcome_and_inspect_holds_it(
+    venv: Any, tmp_path: Path
+) -> None:
+    from tests.helpers import only, pip_wheel, wheel_record
+
+    project = tmp_path / "glibc-app"
+    (project / "glibc_app").mkdir(parents=True)
+    (project / "glibc_app" / "__init__.py").write_text("")
+    (project / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["torchpins"]\nbuild-backend = "torchpins.build_meta"\n'
+        '[project]\nname = "glibc-app"\nversion = "1.0"\ndynamic = ["dependencies"]\n'
+        '[tool.torchpins]\ndependencies = ["a"]\n'
+        '[[tool.torchpins.matrix]]\nwhen = { glibc = ">=2.28" }\nadd = ["manylinux-2-28-only"]\n'
+    )
+    env = clean_env(TORCHPINS_TORCH="2.8.0+cpu", TORCHPINS_GLIBC="2.35")
+    assert pip_wheel(venv, project, tmp_path / "out", env).returncode == 0
+    wheel = only(tmp_path / "out", "*.whl")
+    assert wheel_record(wheel)["outcomes"] == {"glibc": {"regions": [["2.28", None]]}}
+    for glibc, code in (("2.31", 0), ("2.17", 1)):
+        here = clean_env(TORCHPINS_TORCH="2.8.0+cpu", TORCHPINS_GLIBC=glibc)
+        result = run([sys.executable, "-m", "torchpins", "inspect", "--check", str(wheel)],
+                     env=here)  # fmt: skip
+        assert result.returncode == code, result.stdout + result.stderr
+    assert "glibc is 2.17 here, and the build's rows decided on glibc >=2.28" in result.stdout

@@ -124,7 +124,7 @@ def prepare_injection(
         from torchpins.guard import check_not_foreign, render, write
 
         path = os.path.join(project.directory, *guard.file.split("/"))
-        text = render(project, guard, resolution.facts.values)
+        text = render(project, guard, resolution.facts.values, resolution.outcomes)
         if editable:  # the source tree is what an editable install imports
             write(path, text, guard.file)
         else:  # never the tree: another build's guard, or the developer's own, stays as it is

@@ -252,7 +252,9 @@ def _inspect_command(args: argparse.Namespace) -> int:
     from torchpins.probe import gather_facts
 
     inspected = read_record(args.target)
-    here = gather_facts()
+    # the decided facts the record keeps outcomes of are probed too; one that cannot be read
+    # here gives no verdict (probe_all reports problems instead of stopping on them)
+    here = gather_facts(probe_all=isinstance(inspected.record.get("outcomes"), dict))
     mismatches = compare(inspected, here)
     record = inspected.record
     if args.json:

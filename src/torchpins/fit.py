@@ -17,6 +17,8 @@ Build = tuple[str, tuple[int, int] | None]
 
 #: The build facts a rule compares, as the build record holds them.
 BUILD_KEYS = ("torch", "torch-local", "cuda", "rocm", "accelerator")
+#: The other facts a build decides whose outcome the record keeps, when rows test them.
+OUTCOME_KEYS = ("glibc", "cxx11abi", "cuda-driver", "gpu-arch")
 
 _RELEASE = re.compile(r"^\s*v?(?:(\d+)!)?(\d+(?:\.\d+)*)", re.IGNORECASE)
 _CUDA_LABEL = re.compile(r"^cu(\d+)(\d)$")
@@ -66,10 +68,67 @@ def build(facts: Mapping[str, object]) -> Build | None:
     return (accelerator, version)
 
 
+def _numbers(text: object) -> tuple[int, ...] | None:
+    match = _RELEASE.match(str(text))
+    return tuple(int(part) for part in match.group(2).split(".")) if match else None
+
+
+def _below(left: tuple[int, ...], right: tuple[int, ...]) -> bool:
+    width = max(len(left), len(right))
+    return left + (0,) * (width - len(left)) < right + (0,) * (width - len(right))
+
+
+def region_of(value: object, regions: list[list[str | None]]) -> int | None:
+    """The index of the range (``[low, high]``, low included, high excluded, None unbounded)
+    that holds a version, or None."""
+    numbers = _numbers(value)
+    if numbers is None:
+        return None
+    for index, (low, high) in enumerate(regions):
+        low_n = _numbers(low) if low is not None else None
+        high_n = _numbers(high) if high is not None else None
+        if (low_n is None or not _below(numbers, low_n)) and (
+            high_n is None or _below(numbers, high_n)
+        ):
+            return index
+    return None
+
+
+def outcome_mismatch(
+    outcomes: Mapping[str, Mapping[str, object]], present: Mapping[str, object]
+) -> str | None:
+    """Why a decided fact's value here gives another outcome than at build, or None. A fact
+    not known here (None) gives no verdict."""
+    for fact, outcome in outcomes.items():
+        here = present.get(fact)
+        if here is None or here == ():
+            continue
+        if "value" in outcome:
+            if here != outcome["value"]:
+                return f"{fact} is {here} here, and the build's rows decided on {outcome['value']}"
+            continue
+        regions = outcome.get("regions")
+        if not isinstance(regions, list):
+            continue
+        items = list(here) if isinstance(here, list | tuple) else [here]
+        found = {region_of(item, regions) for item in items}
+        if None in found or len(found) != len(regions):
+            shown = ", ".join(str(item) for item in items)
+            ranges = " and ".join(_range_text(low, high) for low, high in regions)
+            return f"{fact} is {shown} here, and the build's rows decided on {fact} {ranges}"
+    return None
+
+
+def _range_text(low: object, high: object) -> str:
+    parts = ([f">={low}"] if low is not None else []) + ([f"<{high}"] if high is not None else [])
+    return ",".join(parts) or "(any)"
+
+
 def mismatch(built: Mapping[str, object], present: Mapping[str, object]) -> str | None:
     """Why the torch ``present`` describes does not fit the one ``built`` describes (each a
     mapping of the build facts, as a build record holds them), or None when it fits. A wheel
-    built without torch facts fits anything; no torch present is the caller's to judge."""
+    built without torch facts fits anything; no torch present is the caller's to judge. The
+    other decided facts are :func:`outcome_mismatch`'s."""
     if not built.get("torch") or not present.get("torch"):
         return None
     release = minor_release(built["torch"])

@@ -5,8 +5,10 @@ differ. The module uses the standard library only: no torchpins, setuptools or p
 time. It reads torch's version from ``torch.__version__`` when torch is already imported, else
 from its installed metadata; it never imports torch itself.
 
-The rule is the one ``torchpins inspect --check`` applies: another torch minor release, or another
-build (CPU / CUDA / ROCm, or another CUDA or ROCm version, as the local label tells).
+The rule is the one ``torchpins inspect --check`` applies (:mod:`torchpins.fit`, embedded):
+another torch minor release, another build (CPU / CUDA / ROCm, or another CUDA or ROCm version),
+or a decided fact beyond torch outside the outcome the build rested on, of those this module can
+read cheaply (glibc; the C++ ABI when torch is imported already).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from torchpins import __version__
 from torchpins.errors import ConfigError
@@ -92,30 +95,63 @@ def present_torch():
     return facts
 
 
+def present_decided():
+    """The decided facts beyond torch that this module can read cheaply: glibc, and the C++ ABI
+    when torch is already imported. The CUDA driver and GPU architectures need NVML, which an
+    import should not load: torchpins inspect --check compares those."""
+    import os
+    import sys
+
+    found = {{}}
+    outcomes = BUILT_FOR.get("outcomes") or {{}}
+    if "glibc" in outcomes:
+        try:
+            name, _, version = (os.confstr("CS_GNU_LIBC_VERSION") or "").partition(" ")
+        except (AttributeError, ValueError, OSError):
+            name = version = ""
+        found["glibc"] = version if name == "glibc" else None
+    compiled = getattr(sys.modules.get("torch"), "_C", None)
+    if "cxx11abi" in outcomes and hasattr(compiled, "_GLIBCXX_USE_CXX11_ABI"):
+        found["cxx11abi"] = bool(compiled._GLIBCXX_USE_CXX11_ABI)
+    return found
+
+
 def _shown(facts):
     return facts["torch"] + ("+" + facts["torch-local"] if facts.get("torch-local") else "")
 
 
 def check():
     present = None
+    elsewhere = None
     try:
         present = present_torch()
         # no torch here: the package's own import of torch will say so
         reason = mismatch(BUILT_FOR, present) if present else None
+        if reason is None:
+            elsewhere = outcome_mismatch(BUILT_FOR.get("outcomes") or {{}}, present_decided())
     except Exception as error:  # a broken torch install: unreadable or mangled metadata
         reason = f"the installed torch cannot be read ({{type(error).__name__}}: {{error}})"
-    if reason is None:
+    if reason is None and elsewhere is None:
         return
     built = _shown(BUILT_FOR)
     package = PROJECT + (" " + VERSION if VERSION else "")
     requirement = PROJECT + ("==" + VERSION if VERSION else "")
-    message = (
-        f"{{package}} was built for torch {{built}}, but torch "
-        f"{{_shown(present) if present else '(unreadable)'}} is installed "
-        f"({{reason}}): its pinned dependencies and compiled code fit the torch it was built for. "
-        "Rebuild it against this torch: pip install --no-cache-dir --force-reinstall "
-        f"--no-build-isolation --no-deps {{requirement}}"
+    rebuild = (
+        "pip install --no-cache-dir --force-reinstall --no-build-isolation --no-deps "
+        + requirement
     )
+    if elsewhere is not None:
+        message = (
+            f"{{package}} does not fit this environment: {{elsewhere}}. Its pinned dependencies "
+            f"and compiled code fit the environment it was built in. Rebuild it here: {{rebuild}}"
+        )
+    else:
+        message = (
+            f"{{package}} was built for torch {{built}}, but torch "
+            f"{{_shown(present) if present else '(unreadable)'}} is installed "
+            f"({{reason}}): its pinned dependencies and compiled code fit the torch it was built "
+            f"for. Rebuild it against this torch: {{rebuild}}"
+        )
     if ON_MISMATCH == "warn":
         import warnings
 
@@ -128,10 +164,17 @@ check()
 '''
 
 
-def render(project: Project, guard: GuardSettings, facts: Mapping[str, FactValue]) -> str:
+def render(
+    project: Project,
+    guard: GuardSettings,
+    facts: Mapping[str, FactValue],
+    outcomes: Mapping[str, Mapping[str, Any]] | None = None,
+) -> str:
     from torchpins import fit
 
-    built_for = {name: facts.get(name) for name in fit.BUILD_KEYS}
+    built_for: dict[str, Any] = {name: facts.get(name) for name in fit.BUILD_KEYS}
+    if outcomes:
+        built_for["outcomes"] = {fact: dict(outcome) for fact, outcome in outcomes.items()}
     rule = Path(fit.__file__).read_text(encoding="utf-8")
     body = rule[rule.index("from __future__ import annotations") :]
     body = body.replace("from __future__ import annotations\n", "", 1)

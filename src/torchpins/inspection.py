@@ -134,16 +134,25 @@ class Mismatch:
 
 
 def compare(inspected: Inspected, here: Facts) -> list[Mismatch]:
-    """What differs between the torch the wheel was built for and the torch here, by the rule
-    the runtime guard embeds (:mod:`torchpins.fit`): another torch minor release (2.7 vs 2.8,
-    epochs included), or another build (CPU vs CUDA vs ROCm, another CUDA or ROCm version)."""
+    """What differs between what the wheel was built for and this environment, by the rule the
+    runtime guard embeds (:mod:`torchpins.fit`): a decided fact beyond torch (glibc, the C++
+    ABI, the CUDA driver, the GPU architectures) outside the outcome the build's rows rested
+    on; another torch minor release (2.7 vs 2.8, epochs included); or another build (CPU vs
+    CUDA vs ROCm, another CUDA or ROCm version)."""
     built = inspected.record["facts"]
     now = here.values
+    mismatches: list[Mismatch] = []
+    outcomes = inspected.record.get("outcomes")
+    for fact, outcome in (outcomes if isinstance(outcomes, dict) else {}).items():
+        why = fit.outcome_mismatch({fact: outcome}, now)
+        if why is not None:
+            mismatches.append(
+                Mismatch(fact, format_value(built.get(fact)), format_value(now.get(fact)), why)
+            )
     if not built.get("torch"):
-        return []  # built without torch facts (missing = "unpinned"): nothing to compare
+        return mismatches  # built without torch facts (missing = "unpinned")
     if not now.get("torch"):
         return [Mismatch("torch", torch_text(built), "(no torch)", "torch is not installed")]
-    mismatches: list[Mismatch] = []
     if fit.minor_release(built["torch"]) != fit.minor_release(now["torch"]):
         mismatches.append(
             Mismatch("torch", torch_text(built), torch_text(now), "another torch release")

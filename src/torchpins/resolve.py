@@ -62,6 +62,8 @@ class Resolution:
     markers: tuple[str, ...] = ()
     #: The installer facts this build did not decide: the build record leaves them out.
     undecided: tuple[str, ...] = ()
+    #: For the other decided facts rows test: the outcome the build rests on (torchpins.fit).
+    outcomes: Mapping[str, Mapping[str, Any]] | None = None
 
     @property
     def install_requires(self) -> list[str]:
@@ -96,6 +98,7 @@ class Resolution:
             "requires_dist": self.requires_dist,
             "provides_extra": self.provides_extra,
             **({"local_version": self.local_label} if self.local_label else {}),
+            **({"outcomes": dict(self.outcomes)} if self.outcomes else {}),
         }
 
 
@@ -135,9 +138,13 @@ def resolve(
     settings = project.settings
     facts = _apply_missing(project, facts)
     on = settings.markers if markers is None else markers
-    if rows is not None or not on:
+    if rows is not None:
         return _resolve_once(project, facts, rows)
+    outcomes = _outcomes(settings, facts.values)
+    if not on:
+        return replace(_resolve_once(project, facts, None), outcomes=outcomes)
     own = _resolve_once(project, facts, None)  # the builder's own target: an error row stops it
+    own = replace(own, outcomes=outcomes)
     undecided = tuple(f for f in INSTALLER_FACTS if f not in settings.facts_in_templates())
     split = marker_facts(settings)
     if not split:
@@ -151,6 +158,36 @@ def resolve(
         markers=split,
         undecided=undecided,
     )
+
+
+def _outcomes(
+    settings: Settings, values: Mapping[str, FactValue]
+) -> dict[str, dict[str, Any]] | None:
+    """What a wheel's fit rests on, for the decided facts beyond torch that rows test: the
+    version range around the build's value in which every condition answers alike (one per GPU
+    architecture), or the boolean (SPEC section 8; the rule is :mod:`torchpins.fit`'s)."""
+    from torchpins.explore import boundaries
+    from torchpins.fit import OUTCOME_KEYS
+
+    found: dict[str, dict[str, Any]] = {}
+    for fact in OUTCOME_KEYS:
+        value = values.get(fact)
+        if fact not in settings.conditions_by_fact or value is None or value == ():
+            continue
+        if isinstance(value, bool):
+            found[fact] = {"value": value}
+            continue
+        points = boundaries(settings, fact)
+        regions: list[list[str | None]] = []
+        for item in value if isinstance(value, tuple) else (value,):
+            version = Version(str(item))
+            low = max((p for p in points if p <= version), default=None)
+            high = min((p for p in points if p > version), default=None)
+            region = [None if low is None else str(low), None if high is None else str(high)]
+            if region not in regions:
+                regions.append(region)
+        found[fact] = {"regions": regions}
+    return found or None
 
 
 def _resolve_once(project: Project, facts: Facts, rows: Sequence[Row] | None) -> Resolution:
