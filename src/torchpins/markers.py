@@ -63,6 +63,24 @@ class Regions:
             return " and ".join(f'{self.variable} != "{value}"' for value in left_out)
         return _or(f'{self.variable} == "{self.values[i]}"' for i in sorted(chosen))
 
+    def index_of(self, value: FactValue) -> int | None:
+        """The region a value lies in (as conditions see it: a Python by its release)."""
+        if not isinstance(value, str):
+            return None
+        if self.fact != "python":
+            return self.values.index(value) if value in self.values[:-1] else len(self.values) - 1
+        from packaging.version import InvalidVersion, Version
+
+        try:
+            release = Version(Version(value).base_version)
+        except InvalidVersion:
+            return None
+        found = 0
+        for index in range(1, len(self.values)):
+            if Version(self.values[index]) <= release:
+                found = index
+        return found
+
     def _python_run(self, run: tuple[int, int]) -> str:
         first, last = run
         bounds = []
@@ -145,15 +163,22 @@ class Merged:
 
 
 def resolve_regions(
-    project: Project, facts: Facts, split: tuple[str, ...], once: Resolver
+    project: Project, facts: Facts, split: tuple[str, ...], once: Resolver, own: Resolution
 ) -> Merged:
-    """Resolve once per combination of the regions of ``split`` and merge the results."""
+    """Resolve once per combination of the regions of ``split`` and merge the results. ``own``
+    is the resolution for the builder's own facts, which stands for the region they lie in."""
     from torchpins.resolve import RowError
 
     every = [regions(project.settings, fact) for fact in split]
     source = Source("assumed", "a region of the markers")
     results: dict[tuple[int, ...], Resolution] = {}
+    mine = [r.index_of(facts.values.get(r.fact)) for r in every]
+    known = tuple(index for index in mine if index is not None)
+    if len(known) == len(mine):
+        results[known] = own
     for combination in itertools.product(*(range(len(r.values)) for r in every)):
+        if combination in results:
+            continue
         updates: dict[str, tuple[FactValue, Source]] = {
             r.fact: (r.values[i], source) for r, i in zip(every, combination, strict=True)
         }
@@ -169,7 +194,7 @@ def resolve_regions(
 
 
 def _merge(every: list[Regions], results: dict[tuple[int, ...], Resolution]) -> Merged:
-    combinations = list(results)
+    combinations = sorted(results)  # the same order wherever the wheel is built
     dependencies = _merged(
         every, combinations, [(c, results[c].dependencies) for c in combinations]
     )

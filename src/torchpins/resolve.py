@@ -6,6 +6,7 @@ function, so they cannot disagree.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -31,6 +32,8 @@ from torchpins.facts import (
 from torchpins.settings import Project, Row, Settings, Templated
 
 _TORCH = canonicalize_name("torch")
+#: Requirement names as compared: the same few names are canonicalised over and over.
+_canonical = functools.lru_cache(maxsize=1 << 14)(canonicalize_name)
 Extras = dict[NormalizedName, list[Requirement]]
 
 
@@ -149,7 +152,7 @@ def resolve(
     split = marker_facts(settings)
     if not split:
         return replace(own, undecided=undecided)
-    merged = resolve_regions(project, facts, split, lambda f: _resolve_once(project, f, None))
+    merged = resolve_regions(project, facts, split, lambda f: _resolve_once(project, f, None), own)
     return replace(
         own,
         matched=merged.matched,
@@ -201,7 +204,7 @@ def _resolve_once(project: Project, facts: Facts, rows: Sequence[Row] | None) ->
 
     pin = torch_pin(settings, values)
     if pin is not None:
-        if not any(canonicalize_name(r.name) == _TORCH for r in dependencies):
+        if not any(_canonical(r.name) == _TORCH for r in dependencies):
             dependencies.append(Requirement(f"torch{pin}"))
         dependencies = _pinned(dependencies, _TORCH, pin)
         extras = {name: _pinned(reqs, _TORCH, pin) for name, reqs in extras.items()}
@@ -351,9 +354,9 @@ def _apply(
     """One row's actions, in the order SPEC section 7.3 gives: take away, put in, tighten."""
     if row.remove:
         removed = {item.fill(values) for item in row.remove}
-        dependencies = [r for r in dependencies if canonicalize_name(r.name) not in removed]
+        dependencies = [r for r in dependencies if _canonical(r.name) not in removed]
         extras = {
-            name: [r for r in reqs if canonicalize_name(r.name) not in removed]
+            name: [r for r in reqs if _canonical(r.name) not in removed]
             for name, reqs in extras.items()
         }
     for name in row.drop_extras:
@@ -376,7 +379,7 @@ def _pinned(
     """``requirements`` with the specifier of ``name`` replaced; extras and marker are kept."""
     result = []
     for requirement in requirements:
-        if canonicalize_name(requirement.name) == name:
+        if _canonical(requirement.name) == name:
             requirement = Requirement(str(requirement))
             requirement.url = None
             requirement.specifier = specifier

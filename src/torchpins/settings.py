@@ -297,10 +297,14 @@ class Settings:
 
     def facts_in_templates(self) -> set[str]:
         """The facts the templates name (a lazy one named only there still counts as needed)."""
+        return set(self._template_facts) - set(PROJECT_NAMES)
+
+    @cached_property
+    def _template_facts(self) -> frozenset[str]:
         named: set[str] = set()
         for template in self.templates():
             named |= template.facts
-        return named - set(PROJECT_NAMES)
+        return frozenset(named)
 
     def declared_names(self) -> set[NormalizedName]:
         """Every requirement name the base lists or any row's ``add``/``extras``/``extras-add``
@@ -333,7 +337,7 @@ class Settings:
         return needed
 
     def uses_version(self) -> bool:
-        return any("version" in template.facts for template in self.templates())
+        return "version" in self._template_facts
 
     def matching(self, values: Mapping[str, FactValue]) -> list[Row]:
         """The rows that match these facts, in file order: :meth:`Row.matches` for every row,
