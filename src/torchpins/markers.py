@@ -52,13 +52,18 @@ class Regions:
     def variable(self) -> str:
         return INSTALLER_FACTS[self.fact]
 
+    @property
+    def other(self) -> int:
+        """For platform and machine: the region of every value no condition names (the last)."""
+        return len(self.values) - 1
+
     def marker(self, chosen: frozenset[int]) -> str | None:
         """The marker of the regions ``chosen`` (indexes into ``values``); None for all."""
         if len(chosen) == len(self.values):
             return None
         if self.fact == "python":
             return _or(self._python_run(run) for run in _runs(sorted(chosen)))
-        if _OTHER_INDEX(self) in chosen:
+        if self.other in chosen:
             left_out = [self.values[i] for i in range(len(self.values)) if i not in chosen]
             return " and ".join(f'{self.variable} != "{value}"' for value in left_out)
         return _or(f'{self.variable} == "{self.values[i]}"' for i in sorted(chosen))
@@ -68,7 +73,7 @@ class Regions:
         if not isinstance(value, str):
             return None
         if self.fact != "python":
-            return self.values.index(value) if value in self.values[:-1] else len(self.values) - 1
+            return self.values.index(value) if value in self.values[:-1] else self.other
         from packaging.version import InvalidVersion, Version
 
         try:
@@ -89,10 +94,6 @@ class Regions:
         if last + 1 < len(self.values):
             bounds.append(f'{self.variable} < "{self.values[last + 1]}"')
         return " and ".join(bounds)
-
-
-def _OTHER_INDEX(regions: Regions) -> int:
-    return len(regions.values) - 1
 
 
 def _runs(indexes: Sequence[int]) -> list[tuple[int, int]]:
