@@ -232,3 +232,17 @@ def dynamic_lines(text: str) -> list[str]:
 
 def assert_no_traceback(output: str) -> None:
     assert "Traceback (most recent call last)" not in output, output
+
+
+def in_process(*args: str) -> tuple[int, str, str]:
+    """The real command line, in this process (for tests that call it many times): exit code,
+    stdout and stderr."""
+    import contextlib
+    import io
+
+    from torchpins.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 import sys
@@ -19,23 +17,18 @@ from tests.helpers import (
     assert_no_traceback,
     clean_env,
     copy_project,
+    in_process,
     make_fake_torch,
     only,
     overlay_venv,
     pip_wheel,
     run,
 )
-from torchpins.cli import main
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "finetune-app"
 
 
-def cli(*args: str) -> tuple[int, str, str]:
-    """The real command line, in process (for the loops that call it hundreds of times)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
-    return code, out.getvalue(), err.getvalue()
+cli = in_process
 
 
 def project(tmp_path: Path, body: str, name: str = "lint") -> Path:

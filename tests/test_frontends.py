@@ -202,13 +202,15 @@ def test_old_pip_passes_config_settings(old_pip: Venv, tmp_path: Path) -> None:
 # uv resolves a torchpins sdist by building it
 
 
-def _torch_wheel(venv: Venv, root: Path, links: Path) -> None:
+def _torch_wheel(
+    venv: Venv, root: Path, links: Path, version: str = TORCH, cuda: str | None = "12.6"
+) -> None:
     """A wheel of the fake torch (dist-info, torch/version.py, an __init__ that raises)."""
-    project = root / "fake-torch"
-    make_fake_torch(project, TORCH, cuda="12.6", dist_info=False)
+    project = root / f"fake-torch-{version}"
+    make_fake_torch(project, version, cuda=cuda, dist_info=False)
     (project / "pyproject.toml").write_text(
         '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-        f'[project]\nname = "torch"\nversion = "{TORCH}"\n'
+        f'[project]\nname = "torch"\nversion = "{version}"\n'
         '[tool.setuptools]\npackages = ["torch"]\n'
     )
     result = venv.run("-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q", "-w",

@@ -6,8 +6,6 @@ wheel whose METADATA, build record and guard agree. Stand-ins, not GPUs: the sui
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
-import io
 import json
 import subprocess
 import sys
@@ -31,6 +29,7 @@ from tests.helpers import (
     assert_no_traceback,
     clean_env,
     copy_project,
+    in_process,
     make_fake_torch,
     only,
     pip_wheel,
@@ -38,17 +37,12 @@ from tests.helpers import (
     wheel_metadata_text,
     wheel_record,
 )
-from torchpins.cli import main
 
 EXAMPLE = ROOT / "examples" / "finetune-app"
 HUGE = "2." + "1" * 5000  # beyond Python's int conversion limit
 
 
-def cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
-    return code, out.getvalue(), err.getvalue()
+cli = in_process
 
 
 def probe_all(env: dict[str, str]) -> tuple[dict[str, Any], str]:

@@ -8,8 +8,6 @@ are built for real, with pip, and must not depend on the builder's own platform.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import textwrap
 import zipfile
@@ -18,8 +16,15 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from tests.helpers import Venv, clean_env, only, pip_wheel, wheel_metadata_text, wheel_record
-from torchpins.cli import main
+from tests.helpers import (
+    Venv,
+    clean_env,
+    in_process,
+    only,
+    pip_wheel,
+    wheel_metadata_text,
+    wheel_record,
+)
 
 #: A project no example or test project resembles: rows on python, platform and machine mixed
 #: with torch facts, an error row on python, extras dropped, replaced and added per platform.
@@ -82,11 +87,7 @@ TARGETS = [
 PYTHONS = ["3.9.18", "3.10.14", "3.12.7", "3.13.1"]
 
 
-def cli(*args: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(list(args))
-    return code, out.getvalue(), err.getvalue()
+cli = in_process
 
 
 def write(tmp_path: Path, text: str, name: str = "held-out") -> Path:

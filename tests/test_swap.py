@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Venv, clean_env, make_fake_torch, only, run
+from tests.helpers import Venv, clean_env, only, run
+from tests.test_frontends import _torch_wheel
 
 SWAP_APP = """
 [build-system]
@@ -46,16 +47,7 @@ def links(venv: Venv, torchpins_wheel: Path, tmp_path_factory: pytest.TempPathFa
     links.mkdir()
     shutil.copy(torchpins_wheel, links)
     for version in (TORCH_A, TORCH_B):
-        project = root / f"torch-{version}"
-        make_fake_torch(project, version, dist_info=False)
-        (project / "pyproject.toml").write_text(
-            '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
-            f'[project]\nname = "torch"\nversion = "{version}"\n'
-            '[tool.setuptools]\npackages = ["torch"]\n'
-        )
-        built = venv.run("-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "-q", "-w",
-                         str(links), str(project))  # fmt: skip
-        assert built.returncode == 0, built.stderr
+        _torch_wheel(venv, root, links, version, cuda=None)
     fetched = venv.run("-m", "pip", "download", "-q", "--no-deps", "-d", str(links),
                        "setuptools", "packaging", "tomli")  # fmt: skip
     assert fetched.returncode == 0, fetched.stderr
