@@ -145,16 +145,18 @@ def prepare_injection(
 
 def _tags(project: Project, facts: Facts) -> tuple[str | None, str | None]:
     """The tags a wheel needs for the installer facts its build decided (SPEC section 8)."""
-    import platform
-    import sysconfig
-
-    from packaging.tags import interpreter_name
-
     from torchpins.markers import decided_installer_facts
 
     decided = decided_installer_facts(project.settings)
     python_tag = plat_name = None
     python = facts.values.get("python")
+    if not decided:
+        return None, None
+    import platform
+    import sysconfig
+
+    from packaging.tags import interpreter_name
+
     if "python" in decided and isinstance(python, str):
         major, minor = [*python.split("."), "0"][:2]
         python_tag = f"{interpreter_name()}{major}{minor}"

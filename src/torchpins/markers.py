@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import replace
+from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.markers import Marker
 from packaging.requirements import Requirement
@@ -39,14 +39,17 @@ INSTALLER_FACTS: dict[str, str] = {
 _OTHER = "\x00other"
 
 
-@dataclass(frozen=True)
 class Regions:
-    """One installer fact split where its conditions can change their answer."""
+    """One installer fact split where its conditions can change their answer. (A plain class:
+    this module loads in every build, and a dataclass costs a millisecond to make.)"""
 
-    fact: str
-    #: One value per region, in order; for python the region from ``values[i]`` up to
-    #: ``values[i + 1]`` (the first: everything below ``values[1]``).
-    values: tuple[str, ...]
+    __slots__ = ("fact", "values")
+
+    def __init__(self, fact: str, values: tuple[str, ...]) -> None:
+        self.fact = fact
+        #: One value per region, in order; for python the region from ``values[i]`` up to
+        #: ``values[i + 1]`` (the first: everything below ``values[1]``).
+        self.values = values
 
     @property
     def variable(self) -> str:
@@ -156,8 +159,7 @@ def regions(settings: Settings, fact: str) -> Regions:
 Resolver = Callable[[Facts], "Resolution"]
 
 
-@dataclass(frozen=True)
-class Merged:
+class Merged(NamedTuple):
     dependencies: tuple[Requirement, ...]
     extras: tuple[tuple[NormalizedName, tuple[Requirement, ...]], ...]
     matched: tuple[int, ...]
@@ -173,20 +175,23 @@ def resolve_regions(
     every = [regions(project.settings, fact) for fact in split]
     source = Source("assumed", "a region of the markers")
     results: dict[tuple[int, ...], Resolution] = {}
-    mine = [r.index_of(facts.values.get(r.fact)) for r in every]
-    known = tuple(index for index in mine if index is not None)
-    if len(known) == len(mine):
-        results[known] = own
+    # Two combinations where the same rows apply resolve alike (no template names an installer
+    # fact), so each distinct set of rows is resolved once; the builder's own stands for its.
+    by_rows: dict[tuple[int, ...], Resolution | None] = {own.matched: own}
     for combination in itertools.product(*(range(len(r.values)) for r in every)):
-        if combination in results:
-            continue
         updates: dict[str, tuple[FactValue, Source]] = {
             r.fact: (r.values[i], source) for r, i in zip(every, combination, strict=True)
         }
-        try:
-            results[combination] = once(facts.with_values(updates))
-        except RowError:
-            continue  # an error row applies there: nothing installs, any marker will do
+        there = facts.with_values(updates)
+        rows = tuple(row.index for row in project.settings.matching(there.values))
+        if rows not in by_rows:
+            try:
+                by_rows[rows] = once(there)
+            except RowError:
+                by_rows[rows] = None  # an error row applies there: nothing installs
+        resolution = by_rows[rows]
+        if resolution is not None:
+            results[combination] = resolution
     if not results:
         raise ResolveError(
             f"every Python and platform {project.name} could be installed on meets an error row"
@@ -218,9 +223,12 @@ def _merged(
     """Each distinct requirement once, with the marker of the combinations it appears in."""
     where: dict[str, set[tuple[int, ...]]] = {}
     first: dict[str, Requirement] = {}
+    spelt: dict[int, list[tuple[str, Requirement]]] = {}  # combinations share resolutions
     for combination, requirements in lists:
-        for requirement in requirements:
-            key = str(requirement)
+        keyed = spelt.get(id(requirements))
+        if keyed is None:
+            keyed = spelt[id(requirements)] = [(str(r), r) for r in requirements]
+        for key, requirement in keyed:
             where.setdefault(key, set()).add(combination)
             first.setdefault(key, requirement)
     result = []

@@ -169,7 +169,6 @@ def _outcomes(
     """What a wheel's fit rests on, for the decided facts beyond torch that rows test: the
     version range around the build's value in which every condition answers alike (one per GPU
     architecture), or the boolean (SPEC section 8; the rule is :mod:`torchpins.fit`'s)."""
-    from torchpins.explore import boundaries
     from torchpins.fit import OUTCOME_KEYS
 
     found: dict[str, dict[str, Any]] = {}
@@ -180,6 +179,8 @@ def _outcomes(
         if isinstance(value, bool):
             found[fact] = {"value": value}
             continue
+        from torchpins.explore import boundaries
+
         points = boundaries(settings, fact)
         regions: list[list[str | None]] = []
         for item in value if isinstance(value, tuple) else (value,):
