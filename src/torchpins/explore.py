@@ -370,10 +370,10 @@ def build_table(
     """Environments as rows; the facts that tell them apart and the requirements that vary
     between them as columns. With ``markers``, one row per combination of the build-time facts
     (a wheel's metadata does not depend on the installer facts), in the marker form."""
+    from torchpins.markers import INSTALLER_FACTS
+
     every = environments(project.settings, fixed)
     if markers:
-        from torchpins.markers import INSTALLER_FACTS
-
         # per combination of build-time facts, the first builder an error row lets build
         groups: dict[tuple[tuple[str, FactValue], ...], list[Environment]] = {}
         for env in every:
@@ -391,8 +391,6 @@ def build_table(
         if len({_fact_cell(o.environment, name) for o in outcomes}) > 1 or name == "torch"
     ]
     if markers:
-        from torchpins.markers import INSTALLER_FACTS
-
         facts = [name for name in facts if name not in INSTALLER_FACTS]
     if any(o.environment.values.get("torch-local") for o in outcomes):
         facts = [name for name in facts if name not in BUILD_FACTS]

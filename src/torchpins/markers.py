@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, NamedTuple
 
 from packaging.markers import Marker
@@ -298,13 +297,3 @@ def _widened(regions: Regions, chosen: set[int], free: Callable[[int], bool]) ->
 
 def _every(every: list[Regions]) -> set[tuple[int, ...]]:
     return set(itertools.product(*(range(len(r.values)) for r in every)))
-
-
-def without_undecided(facts: Facts, undecided: Iterable[str]) -> Facts:
-    """The facts a build record keeps: none that the installer decides."""
-    drop = set(undecided)
-    return replace(
-        facts,
-        values={n: v for n, v in facts.values.items() if n not in drop},
-        sources={n: s for n, s in facts.sources.items() if n not in drop},
-    )
